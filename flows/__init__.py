@@ -1,0 +1,1 @@
+"""chartcoder's orchestration: the command line and (later) the Prefect flows."""

@@ -1,0 +1,202 @@
+"""The `chartcoder` command line: a thin layer over `nlp`.
+
+    chartcoder train [--train-only] [--force]
+    chartcoder code PATH... --output FILE.jsonl [--threshold P] [--top-k K] [--inpatient]
+    chartcoder evaluate PRED.jsonl GOLD.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+log = logging.getLogger("chartcoder")
+
+BATCH_SIZE = 64
+
+
+def _probability(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not a probability between 0 and 1")
+    return number
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="chartcoder", description=__doc__.splitlines()[0])
+    root.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="build the knowledge base and train the ranker")
+    train.add_argument("--train-only", action="store_true",
+                       help="train on CodiEsp train only (keep dev out for honest dev numbers)")
+    train.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    train.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
+    train.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
+
+    code = sub.add_parser("code", help="code charts to ICD-10-CM")
+    code.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                      help=".txt file, .jsonl file of {id, text} records, or folder")
+    code.add_argument("--output", "-o", required=True, type=Path, help="JSON lines to write")
+    code.add_argument("--threshold", type=_probability, help="minimum score (default: trained)")
+    code.add_argument("--top-k", type=_positive, default=30, help="codes per chart at most")
+    code.add_argument("--inpatient", action="store_true",
+                      help="code uncertain diagnoses as established (inpatient guideline)")
+    code.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
+    code.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
+
+    evaluate = sub.add_parser("evaluate", help="score predictions against gold codes")
+    evaluate.add_argument("predictions", type=Path, metavar="PRED.jsonl")
+    evaluate.add_argument("gold", type=Path, metavar="GOLD.tsv")
+    evaluate.add_argument("--exact", action="store_true",
+                          help="count only exact matches in the headline figures")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        return {"train": run_train, "code": run_code, "evaluate": run_evaluate}[args.command](args)
+    except UsageError as exc:
+        print(f"chartcoder: error: {exc}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from nlp import settings
+    from nlp.training import build
+
+    data = settings.data_dir(args.data)
+    if data is None:
+        log.warning("no data folder (%s): building from the ICD-10-CM tabular list alone",
+                    settings.DATA_ENV)
+    bundle = build(cache_dir=args.cache, data_dir=data, train_only=args.train_only,
+                   force=args.force)
+    print(json.dumps({"artifacts": str(bundle.path),
+                      "model_version": bundle.manifest["model_version"]}))
+    return 0
+
+
+def run_code(args: argparse.Namespace) -> int:
+    from nlp.coder import ChartCoder
+    from nlp.reading import ChartSourceError, read_charts
+
+    for path in args.paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
+    coder = ChartCoder.load(cache_dir=args.cache, data_dir=args.data,
+                            setting="inpatient" if args.inpatient else "outpatient",
+                            threshold=args.threshold, top_k=args.top_k)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    counts = {"charts": 0, "errors": 0, "codes": 0}
+    progress = _progress()
+    try:
+        charts = read_charts(args.paths)
+        with args.output.open("w", encoding="utf-8") as out:
+            batch = []
+            for chart in charts:
+                batch.append(chart)
+                if len(batch) >= BATCH_SIZE:
+                    _write(coder, batch, out, counts, progress)
+                    batch = []
+            _write(coder, batch, out, counts, progress)
+    except ChartSourceError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        if progress is not None:
+            progress.close()
+    log.info("coded %d charts (%d with errors, %d codes) into %s", counts["charts"],
+             counts["errors"], counts["codes"], args.output)
+    return 0
+
+
+def _progress():
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit="chart", file=sys.stderr)
+
+
+def _write(coder, batch, out, counts, progress) -> None:
+    if not batch:
+        return
+    for result in coder.code(batch):
+        out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        counts["charts"] += 1
+        counts["errors"] += result.error is not None
+        counts["codes"] += len(result.codes)
+    if progress is not None:
+        progress.update(len(batch))
+
+
+def read_gold(path: Path) -> dict[str, list[str]]:
+    gold: dict[str, list[str]] = defaultdict(list)
+    with path.open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = {"doc_id", "icd10cm_code"} - set(reader.fieldnames or ())
+        if missing:
+            raise UsageError(f"{path}: header lacks {', '.join(sorted(missing))}")
+        for row in reader:
+            gold[row["doc_id"]].append(row["icd10cm_code"].strip().upper())
+    return dict(gold)
+
+
+def read_predictions(path: Path) -> dict[str, list[str]]:
+    predictions = {}
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                predictions[record["chart_id"]] = [c["code"] for c in record["codes"]]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UsageError(f"{path}:{line_no}: not a chartcoder record ({exc})") from exc
+    return predictions
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from nlp.evaluation import score
+
+    for path in (args.predictions, args.gold):
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    gold = read_gold(args.gold)
+    predictions = read_predictions(args.predictions)
+    report = {}
+    for name, descendants, category in (("code", not args.exact, False),
+                                        ("code_exact", False, False),
+                                        ("category", False, True)):
+        report[name] = score(predictions, gold, descendants=descendants,
+                             category=category).as_dict()
+    for name, figures in report.items():
+        print(f"{name:11s} P={figures['precision']:.3f} R={figures['recall']:.3f} "
+              f"F1={figures['f1']:.3f} MAP={figures['map']:.3f} "
+              f"(charts {figures['charts']}, predicted {figures['predicted']}, "
+              f"gold {figures['gold']})")
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

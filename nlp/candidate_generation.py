@@ -1,0 +1,144 @@
+"""Finds terms of the knowledge base in a sentence: the candidate generator.
+
+A term matches when every required group has a word in the sentence and the matched words lie
+within a window that grows with the term's length; word order is free, as in chart language
+("type 2 diabetes with CKD" and "CKD due to diabetes type 2" both find E11.22). Misspellings and
+variants are mapped to the knowledge base's vocabulary by character 3-gram TF-IDF similarity
+(scispaCy's candidate generator, applied to words), with a cache shared across charts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from nlp.knowledge_base import Term
+
+MIN_FUZZY_LENGTH = 6
+FUZZY_THRESHOLD = 0.8
+
+
+def window_limit(n_groups: int) -> int:
+    """Widest span (in words) that a term of n groups may cover in a sentence."""
+    return max(2 * n_groups, n_groups + 4)
+
+
+@dataclass(frozen=True, slots=True)
+class TermMatch:
+    term_id: int
+    positions: tuple[int, ...]
+    optional_hits: int
+
+
+class SpellingCorrector:
+    """Maps a word outside the vocabulary to its nearest vocabulary word, if close enough."""
+
+    def __init__(self, vocabulary: Sequence[str], threshold: float = FUZZY_THRESHOLD) -> None:
+        self.words = [w for w in vocabulary if len(w) >= MIN_FUZZY_LENGTH - 1 and w.isalpha()]
+        self.threshold = threshold
+        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), dtype=np.float32)
+        self.matrix = self.vectorizer.fit_transform(self.words).T.tocsr()
+        self.cache: dict[str, str | None] = {}
+
+    def correct(self, words: Sequence[str]) -> dict[str, str]:
+        """Corrections for the given out-of-vocabulary words (batch; results are cached)."""
+        todo = [w for w in dict.fromkeys(words) if w not in self.cache]
+        if todo:
+            sims = (self.vectorizer.transform(todo) @ self.matrix).tocsr()
+            for row, word in enumerate(todo):
+                start, end = sims.indptr[row], sims.indptr[row + 1]
+                best: str | None = None
+                if end > start:
+                    k = int(np.argmax(sims.data[start:end]))
+                    candidate = self.words[sims.indices[start + k]]
+                    if sims.data[start + k] >= self.threshold and candidate[0] == word[0]:
+                        best = candidate
+                self.cache[word] = best
+        return {w: c for w in words if (c := self.cache[w]) is not None}
+
+
+class CandidateGenerator:
+    """Term lookup over sentences of normalised words."""
+
+    def __init__(self, terms: list[Term], stopwords: frozenset[str]) -> None:
+        self.terms = terms
+        self.stopwords = stopwords
+        frequency: dict[str, int] = defaultdict(int)
+        for term in terms:
+            for group in term.groups:
+                for word in group:
+                    frequency[word] += 1
+        anchors: dict[str, list[int]] = defaultdict(list)
+        for term_id, term in enumerate(terms):
+            anchor = min(term.groups, key=lambda g: sum(frequency[w] for w in g))
+            for word in anchor:
+                anchors[word].append(term_id)
+        self.anchors = dict(anchors)
+        self.vocabulary = frozenset(frequency)
+        self.corrector = SpellingCorrector(sorted(self.vocabulary))
+
+    def correct(self, words: Sequence[str]) -> dict[str, str]:
+        unknown = [w for w in words if w not in self.vocabulary and len(w) >= MIN_FUZZY_LENGTH
+                   and w.isalpha()]
+        return self.corrector.correct(unknown) if unknown else {}
+
+    def __call__(self, sentences: list[list[tuple[str, ...]]]) -> list[list[TermMatch]]:
+        """For each sentence (a list of word slots, each the forms a word may take), its matches."""
+        return [self._match(sentence) for sentence in sentences]
+
+    def _match(self, slots: list[tuple[str, ...]]) -> list[TermMatch]:
+        where: dict[str, list[int]] = defaultdict(list)
+        for pos, forms in enumerate(slots):
+            for form in forms:
+                where[form].append(pos)
+        matches: list[TermMatch] = []
+        seen: set[int] = set()
+        for word in where:
+            for term_id in self.anchors.get(word, ()):
+                if term_id in seen:
+                    continue
+                seen.add(term_id)
+                match = self._place(term_id, where)
+                if match is not None:
+                    matches.append(match)
+        return matches
+
+    def _place(self, term_id: int, where: dict[str, list[int]]) -> TermMatch | None:
+        term = self.terms[term_id]
+        group_positions: list[list[int]] = []
+        for group in term.groups:
+            positions = [p for w in group for p in where.get(w, ())]
+            if not positions:
+                return None
+            group_positions.append(positions)
+        limit = window_limit(len(term.groups))
+        if len(group_positions) == 1:
+            chosen = (min(group_positions[0]),)
+        else:
+            chosen_or_none = _tightest(group_positions, limit)
+            if chosen_or_none is None:
+                return None
+            chosen = chosen_or_none
+        lo, hi = min(chosen), max(chosen)
+        optional_hits = sum(
+            1 for w in term.optional if any(lo - 3 <= p <= hi + 3 for p in where.get(w, ()))
+        )
+        return TermMatch(term_id, tuple(sorted(set(chosen))), optional_hits)
+
+
+def _tightest(group_positions: list[list[int]], limit: int) -> tuple[int, ...] | None:
+    """One position per group so that the span is smallest; None if wider than `limit`."""
+    best: tuple[int, ...] | None = None
+    best_span = limit + 1
+    for anchor in group_positions[0]:
+        chosen = [anchor]
+        for positions in group_positions[1:]:
+            chosen.append(min(positions, key=lambda p: abs(p - anchor)))
+        span = max(chosen) - min(chosen) + 1
+        if span < best_span:
+            best, best_span = tuple(chosen), span
+    return best

@@ -1,0 +1,185 @@
+"""`ChartCoder`: loads the engine once and codes batches of charts.
+
+    coder = ChartCoder.load()                       # newest valid artefacts in the cache
+    results = coder.code([Chart("c1", text)])       # -> list[ChartResult], plain and picklable
+
+The spaCy pipeline finds sentences, sections, linked mentions and their context; the coding rules
+turn mentions into codes; the ranker scores each code; notes add companions, conflicts and
+specificity hints.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import spacy
+from spacy.language import Language
+
+from nlp import context, sections, sentences  # noqa: F401  (register the components)
+from nlp.codeset import CodeSet
+from nlp.coding_rules import CodedMention, CodingRules, Setting
+from nlp.features import candidate_features
+from nlp.linking import Mention
+from nlp.ranking import Scorer
+from nlp.records import Chart, ChartResult, CodedFinding, Evidence, Note
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOP_K = 30
+MAX_EVIDENCE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """A chart's candidate codes with their features and supporting mentions (for training)."""
+
+    codes: list[str]
+    features: np.ndarray
+    groups: list[list[CodedMention]]
+    subsumed: list[Mention]
+
+
+def build_pipeline(linker_path: Path) -> Language:
+    nlp = spacy.blank("en")
+    sentences.add_sentence_pipes(nlp)
+    nlp.add_pipe("chartcoder_sections")
+    nlp.add_pipe("chartcoder_linker", config={"path": str(linker_path)})
+    nlp.add_pipe("chartcoder_context")
+    return nlp
+
+
+class ChartCoder:
+    def __init__(self, nlp: Language, codeset: CodeSet, scorer: Scorer, model_version: str, *,
+                 setting: Setting = "outpatient", threshold: float | None = None,
+                 top_k: int = DEFAULT_TOP_K) -> None:
+        self.nlp = nlp
+        self.codeset = codeset
+        self.scorer = scorer
+        self.model_version = model_version
+        self.rules = CodingRules(codeset, setting=setting)
+        self.threshold = scorer.threshold if threshold is None else threshold
+        self.top_k = top_k
+
+    @classmethod
+    def load(cls, cache_dir: str | Path | None = None, data_dir: str | Path | None = None,
+             **options) -> ChartCoder:
+        """Load the newest valid artefacts (building them first if there are none)."""
+        from nlp.artifacts import load_or_build
+
+        bundle = load_or_build(cache_dir=cache_dir, data_dir=data_dir)
+        return cls.from_artifacts(bundle.path, **options)
+
+    @classmethod
+    def from_artifacts(cls, path: Path, **options) -> ChartCoder:
+        from nlp.artifacts import read_manifest, read_pickle
+
+        manifest = read_manifest(path)
+        codeset: CodeSet = read_pickle(path, "codeset.pkl")
+        scorer: Scorer = read_pickle(path, "ranker.pkl")
+        return cls(build_pipeline(path / "linker.pkl"), codeset, scorer,
+                   manifest["model_version"], **options)
+
+    def code(self, charts: list[Chart]) -> list[ChartResult]:
+        """Code a batch; a chart that could not be read comes back with its error, uncoded."""
+        readable = [c for c in charts if c.error is None]
+        docs = self.nlp.pipe((c.text for c in readable), batch_size=32)
+        coded = {c.chart_id: self._code_doc(c, doc) for c, doc in zip(readable, docs, strict=True)}
+        results = []
+        for chart in charts:
+            if chart.error is not None:
+                results.append(ChartResult(chart.chart_id, self.model_version, (), chart.error,
+                                           chart.notes))
+            else:
+                results.append(coded[chart.chart_id])
+        return results
+
+    def candidates(self, text: str) -> Candidates:
+        return self._candidates(self.nlp(text), len(text))
+
+    def _candidates(self, doc, text_length: int) -> Candidates:
+        groups: dict[str, list[CodedMention]] = defaultdict(list)
+        subsumed: list[Mention] = []
+        for mention in doc._.mentions:
+            if mention.subsumed:
+                subsumed.append(mention)
+            coded = self.rules.code_mention(mention)
+            if coded is not None:
+                groups[coded.code].append(coded)
+        codes = sorted(groups)
+        priors = self.scorer.priors
+        rows = [candidate_features(groups[c], c, text_length, len(codes), priors) for c in codes]
+        features = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        return Candidates(codes, features, [groups[c] for c in codes], subsumed)
+
+    def _code_doc(self, chart: Chart, doc) -> ChartResult:
+        cands = self._candidates(doc, len(chart.text))
+        scores = self.scorer.score(cands.features) if cands.codes else np.zeros(0)
+        score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
+        group_of = dict(zip(cands.codes, cands.groups, strict=True))
+        kept = self._resolve_conflicts(sorted(cands.codes, key=lambda c: -score_of[c]), score_of)
+        findings = []
+        for code in kept:
+            notes = list(kept[code])
+            companion_notes, companions = self.rules.companion_notes(code, set(kept))
+            notes.extend(companion_notes)
+            for companion in companions:
+                # a documented companion is recommended with its primary
+                score_of[companion] = max(score_of[companion], min(score_of[code], 0.99))
+            findings.append((code, notes))
+        out = []
+        for code, notes in findings:
+            score = score_of[code]
+            if score < self.threshold:
+                continue
+            group = group_of[code]
+            mentions = [cm.mention for cm in group]
+            spec = self.rules.specificity_note(code, _best_resolution(mentions))
+            if spec is not None:
+                notes.append(spec)
+            info = self.codeset[code]
+            out.append(CodedFinding(
+                code=code, description=info.description, score=float(score),
+                billable=info.billable, hcc=info.hcc, assertion=_assertion(group),  # type: ignore[arg-type]
+                evidence=tuple(Evidence(m.start, m.end, m.section, m.sentence)
+                               for m in sorted(mentions, key=lambda m: m.start)[:MAX_EVIDENCE]),
+                notes=tuple(notes),
+            ))
+        out.sort(key=lambda f: (-f.score, f.code))
+        return ChartResult(chart.chart_id, self.model_version, tuple(out[: self.top_k]), None,
+                           chart.notes)
+
+    def _resolve_conflicts(self, ranked: list[str],
+                           score_of: dict[str, float]) -> dict[str, list[Note]]:
+        """Keep codes best first; drop a code that is Excludes1 with a better supported one."""
+        kept: dict[str, list[Note]] = {}
+        for code in ranked:
+            rival = next((k for k in kept if self.rules.excludes1(k, code)), None)
+            if rival is None:
+                kept[code] = []
+            else:
+                kept[rival].append(Note(
+                    "excludes1",
+                    f"{code} ({self.codeset[code].description}) is Excludes1 with {rival}; "
+                    f"kept {rival}, the better supported code.",
+                    (code,),
+                ))
+        return kept
+
+
+_RESOLUTION_ORDER = ("billable", "supported", "default", "unresolved")
+
+
+def _best_resolution(mentions: list[Mention]) -> str:
+    return min((m.resolution for m in mentions), key=_RESOLUTION_ORDER.index)
+
+
+def _assertion(group: list[CodedMention]) -> str:
+    assertions = {cm.assertion for cm in group}
+    for assertion in ("present", "uncertain", "historical", "family"):
+        if assertion in assertions:
+            return assertion
+    return "present"

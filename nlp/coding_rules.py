@@ -1,0 +1,121 @@
+"""ICD-10-CM coding rules applied to a chart's linked mentions.
+
+- negated and hypothetical mentions never yield a code;
+- a family-history mention codes to Z80-Z84, not to the disease;
+- a history-of mention codes to the personal-history code where ICD-10-CM has one (Z85-Z87,
+  I25.2 for an old infarction), otherwise the condition keeps its code marked historical;
+- an uncertain diagnosis is not coded as established under the outpatient guideline (the
+  default); the inpatient rule codes it as if established, marked uncertain;
+- "use additional code" companions documented in the chart are recommended together, and
+  Excludes1 pairs keep the better supported code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from nlp.codeset import CodeSet, in_range, undot
+from nlp.linking import Mention
+from nlp.records import Note
+from nlp.rule_files import load_prefix_map
+
+Setting = Literal["outpatient", "inpatient"]
+SETTINGS: tuple[str, ...] = ("outpatient", "inpatient")
+_FAMILY_CODES = ("Z80", "Z81", "Z82", "Z83", "Z84")
+_PERSONAL_CODES = ("Z85", "Z86", "Z87", "I252")
+
+
+def longest_prefix(code: str, mapping: dict[str, str]) -> str | None:
+    plain = undot(code)
+    for length in range(len(plain), 0, -1):
+        target = mapping.get(plain[:length])
+        if target is not None:
+            return target
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CodedMention:
+    code: str
+    assertion: str
+    mention: Mention
+
+
+class CodingRules:
+    def __init__(self, codeset: CodeSet, *, setting: Setting = "outpatient",
+                 family: dict[str, str] | None = None,
+                 personal: dict[str, str] | None = None) -> None:
+        if setting not in SETTINGS:
+            raise ValueError(f"setting {setting!r} is not one of {', '.join(SETTINGS)}")
+        self.codeset = codeset
+        self.setting = setting
+        self.family = family if family is not None else load_prefix_map("family_history.tsv")
+        self.personal = (personal if personal is not None
+                         else load_prefix_map("personal_history.tsv"))
+
+    def code_mention(self, mention: Mention) -> CodedMention | None:
+        """The code a mention yields under its context, or None."""
+        if mention.negated or mention.hypothetical:
+            return None
+        code, assertion = mention.code, mention.assertion
+        plain = undot(code)
+        if assertion == "family":
+            if plain.startswith(_FAMILY_CODES):
+                return CodedMention(code, "family", mention)
+            target = longest_prefix(code, self.family)
+            return CodedMention(target, "family", mention) if target else None
+        if assertion == "historical":
+            if plain.startswith(_PERSONAL_CODES):
+                return CodedMention(code, "historical", mention)
+            target = longest_prefix(code, self.personal)
+            return CodedMention(target or code, "historical", mention)
+        if assertion == "uncertain" and self.setting == "outpatient":
+            return None
+        if plain.startswith(_FAMILY_CODES):
+            assertion = "family"
+        return CodedMention(code, assertion, mention)
+
+    def companion_notes(self, code: str, others: set[str]) -> tuple[list[Note], set[str]]:
+        """Notes for "use additional code" and "code first"; the companions documented."""
+        info = self.codeset[code]
+        notes: list[Note] = []
+        companions: set[str] = set()
+        if info.use_additional:
+            found = sorted(c for c in others if c != code and in_range(c, info.use_additional))
+            companions.update(found)
+            if found:
+                notes.append(Note("companion", f"Use additional code: {', '.join(found)} "
+                                  "documented in the chart.", tuple(found)))
+            else:
+                notes.append(Note("use-additional", f"Use additional {info.use_additional_text}",
+                                  _range_codes(info.use_additional)))
+        if info.code_first:
+            found = sorted(c for c in others if c != code and in_range(c, info.code_first))
+            companions.update(found)
+            kind = "code-first" if found else "code-first-hint"
+            text = (f"Code first {', '.join(found)}." if found
+                    else f"Code first {info.code_first_text}")
+            notes.append(Note(kind, text, tuple(found) or _range_codes(info.code_first)))
+        return notes, companions
+
+    def excludes1(self, a: str, b: str) -> bool:
+        """Whether a and b form an Excludes1 pair (either direction)."""
+        if a == b or undot(a).startswith(undot(b)) or undot(b).startswith(undot(a)):
+            return False
+        return in_range(b, self.codeset[a].excludes1) or in_range(a, self.codeset[b].excludes1)
+
+    def specificity_note(self, code: str, resolution: str) -> Note | None:
+        if resolution not in ("default", "unresolved"):
+            return None
+        info = self.codeset[code]
+        parent = info.parent if resolution == "default" else code
+        siblings = self.codeset[parent].children if parent and parent in self.codeset else ()
+        options = tuple(c for c in siblings if c != code)[:12]
+        text = ("The chart does not say which; a more specific code may apply."
+                if options else "Not billable: a more specific code is required.")
+        return Note("more-specific", text, options)
+
+
+def _range_codes(ranges: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    return tuple(lo if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)

@@ -1,0 +1,145 @@
+"""Terms that link chart language to ICD-10-CM codes, built from the coders' own dictionaries.
+
+Sources, each kept as a `source` on the term so the ranker can weigh them:
+- `index`: the Alphabetic Index (main term > subterms, nonessential modifiers optional,
+  "see" cross-references resolved to the entry they point at);
+- `tabular`: every code's tabular description; `inclusion`: its inclusion terms;
+- `learned`: term-to-code associations mined from coded training charts (see `nlp.learning`).
+
+A term is a bag of required token groups (any alternative of a group may match: the index's
+`Diabetes, diabetic` main term is one group of two words) plus optional tokens.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlp.codeset import CodeSet
+from nlp.text import is_word, normalize
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "icd10cm-index/icd10cm_index_2025_flat.tsv.gz"
+SOURCES = ("index", "tabular", "inclusion", "learned")
+_PARENS = re.compile(r"\(([^)]*)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    code: str
+    groups: tuple[tuple[str, ...], ...]
+    optional: tuple[str, ...]
+    source: str
+    text: str
+
+
+class TermTokenizer:
+    """Splits and normalises term text exactly as chart text is (spaCy's English tokenizer)."""
+
+    def __init__(self, stopwords: frozenset[str]) -> None:
+        import spacy
+
+        self._tokenizer = spacy.blank("en").tokenizer
+        self.stopwords = stopwords
+
+    def words(self, text: str) -> list[str]:
+        words = []
+        for token in self._tokenizer(text):
+            if is_word(token.text):
+                norm = normalize(token.text)
+                if norm not in self.stopwords:
+                    words.append(norm)
+        return words
+
+    def term(self, code: str, text: str, source: str, main_variants: str = "") -> Term | None:
+        """A term from free text; parenthesised words become optional."""
+        optional = [w for part in _PARENS.findall(text) for w in self.words(part)]
+        required = self.words(_PARENS.sub(" ", text))
+        groups: list[tuple[str, ...]] = []
+        if main_variants:
+            variants = tuple(dict.fromkeys(w for v in main_variants.split(",")
+                                           for w in self.words(v)))
+            if variants:
+                groups.append(variants)
+        for word in required:
+            if not any(word in g for g in groups):
+                groups.append((word,))
+        if not groups:
+            return None
+        return Term(code, tuple(groups), tuple(dict.fromkeys(optional)), source, text)
+
+
+def _main_term_variants(main: str) -> tuple[str, str]:
+    """`Diabetes, diabetic` -> ('', 'Diabetes, diabetic'): comma forms of one word are variants.
+
+    Returns (plain words, variant list); a comma that does not separate word forms
+    (`Abduction contracture, hip or other joint`) leaves the text as plain words.
+    """
+    parts = [p.strip() for p in main.split(",")]
+    if len(parts) > 1 and all(" " not in p and p[:4].lower() == parts[0][:4].lower()
+                              for p in parts):
+        return "", main
+    return main.replace(",", " "), ""
+
+
+def read_index(data_dir: Path) -> list[dict[str, str]]:
+    with gzip.open(data_dir / INDEX_FILE, "rt", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def index_terms(rows: list[dict[str, str]], tokenizer: TermTokenizer,
+                codeset: CodeSet) -> Iterator[Term]:
+    """Terms of the Alphabetic Index; codes are kept as printed (partial codes end in '-')."""
+    by_path: dict[tuple[str, ...], str] = {}
+    for row in rows:
+        if row["code"]:
+            by_path[tuple(tokenizer.words(row["full_term_path"].replace(">", " ")))] = row["code"]
+    for row in rows:
+        code = row["code"]
+        if not code and row["see"]:
+            code = by_path.get(tuple(tokenizer.words(row["see"])), "")
+        if not code or codeset.canonical(code) is None:
+            continue
+        main, *subterms = row["full_term_path"].split(" > ")
+        plain, variants = _main_term_variants(main)
+        text = " ".join([plain, *subterms, row["nemod"]])
+        term = tokenizer.term(code.rstrip("-").rstrip("."), text, "index", variants)
+        if term is not None:
+            yield term
+
+
+def tabular_terms(codeset: CodeSet, tokenizer: TermTokenizer) -> Iterator[Term]:
+    for code, info in codeset.codes.items():
+        term = tokenizer.term(code, info.description, "tabular")
+        if term is not None:
+            yield term
+        for inclusion in info.inclusion_terms:
+            term = tokenizer.term(code, inclusion, "inclusion")
+            if term is not None:
+                yield term
+
+
+def build_terms(codeset: CodeSet, tokenizer: TermTokenizer, data_dir: Path | None,
+                extra: Iterable[Term] = ()) -> list[Term]:
+    """All terms, de-duplicated on (code, groups). Without a data folder: the tabular list only."""
+    terms: dict[tuple[str, tuple[tuple[str, ...], ...]], Term] = {}
+    sources: list[Iterable[Term]] = []
+    if data_dir is not None:
+        sources.append(index_terms(read_index(data_dir), tokenizer, codeset))
+    sources += [tabular_terms(codeset, tokenizer), extra]
+    for source in sources:
+        for term in source:
+            canonical = codeset.canonical(term.code)
+            if canonical is None:
+                continue
+            key = (canonical, term.groups)
+            if key not in terms:
+                terms[key] = Term(canonical, term.groups, term.optional, term.source, term.text)
+    log.info("built %d terms", len(terms))
+    return list(terms.values())

@@ -1,0 +1,162 @@
+"""The linker component: finds diagnosis mentions and links each to an ICD-10-CM code.
+
+Per sentence: words are normalised, abbreviations expanded (`CKD` also reads as chronic kidney
+disease) and misspellings corrected; the candidate generator finds terms; a match whose words are
+all inside another match's words is dropped (the more specific term wins: `type 2 diabetes with
+CKD` keeps E11.22, not E11.9), but kept aside as possible companion evidence; partial and
+category codes resolve to the billable child the sentence supports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from nlp.candidate_generation import CandidateGenerator, TermMatch
+from nlp.knowledge_base import TermTokenizer
+from nlp.rule_files import Abbreviation
+from nlp.sections import DEFAULT_SECTION, section_at
+from nlp.specificity import SpecificityResolver
+from nlp.text import is_word, normalize
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A linked mention: plain data, so it crosses process boundaries."""
+
+    code: str
+    term_id: int
+    source: str
+    start: int
+    end: int
+    sentence: int
+    section: str
+    section_context: str | None
+    n_groups: int
+    span_words: int
+    optional_hits: int
+    abbreviation: bool
+    corrected: bool
+    resolution: str
+    subsumed: bool = False
+    assertion: str = "present"
+    negated: bool = False
+    hypothetical: bool = False
+
+
+if not Doc.has_extension("mentions"):
+    Doc.set_extension("mentions", default=None)
+
+
+class AbbreviationExpander:
+    def __init__(self, abbreviations: Iterable[Abbreviation], tokenizer: TermTokenizer) -> None:
+        self.exact: dict[str, tuple[str, ...]] = {}
+        self.folded: dict[str, tuple[str, ...]] = {}
+        for abbr in abbreviations:
+            words = tuple(tokenizer.words(abbr.expansion))
+            if abbr.case_sensitive:
+                self.exact[abbr.abbreviation] = words
+            else:
+                self.folded[abbr.abbreviation.lower()] = words
+
+    def __call__(self, token: str) -> tuple[str, ...]:
+        return self.exact.get(token) or self.folded.get(token.lower(), ())
+
+
+class Linker:
+    def __init__(self, nlp: Language, name: str, *, candidate_generator: CandidateGenerator,
+                 resolver: SpecificityResolver, abbreviations: AbbreviationExpander) -> None:
+        self.name = name
+        self.generator = candidate_generator
+        self.resolver = resolver
+        self.abbreviations = abbreviations
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.mentions = self.find(doc)
+        return doc
+
+    def find(self, doc: Doc) -> list[Mention]:
+        sections = doc._.sections or []
+        sentences = list(doc.sents)
+        slots_per_sentence, offsets_per_sentence, flags_per_sentence = [], [], []
+        norms = [normalize(t.text) for t in doc if is_word(t.text)]
+        corrections = self.generator.correct(norms)
+        for sent in sentences:
+            slots, offsets, flags = [], [], []
+            for token in sent:
+                if not is_word(token.text):
+                    continue
+                norm = normalize(token.text)
+                forms = [norm]
+                expansion = self.abbreviations(token.text)
+                forms.extend(expansion)
+                corrected = corrections.get(norm)
+                if corrected:
+                    forms.append(corrected)
+                slots.append(tuple(forms))
+                offsets.append((token.idx, token.idx + len(token.text)))
+                flags.append((bool(expansion), bool(corrected)))
+            slots_per_sentence.append(slots)
+            offsets_per_sentence.append(offsets)
+            flags_per_sentence.append(flags)
+        mentions: list[Mention] = []
+        all_matches = self.generator(slots_per_sentence)
+        for index, matches in enumerate(all_matches):
+            if not matches:
+                continue
+            slots = slots_per_sentence[index]
+            words = {form for forms in slots for form in forms}
+            for match, subsumed in _specific_first(matches):
+                mentions.append(self._mention(match, subsumed, index, words, slots,
+                                              offsets_per_sentence[index],
+                                              flags_per_sentence[index], sections))
+        return mentions
+
+    def _mention(self, match: TermMatch, subsumed: bool, sentence: int, words: set[str],
+                 slots: list[tuple[str, ...]], offsets: list[tuple[int, int]],
+                 flags: list[tuple[bool, bool]], sections: list) -> Mention:
+        term = self.generator.terms[match.term_id]
+        resolution = self.resolver.resolve(term.code, words)
+        start = offsets[match.positions[0]][0]
+        section = section_at(sections, start) if sections else None
+        return Mention(
+            code=resolution.code,
+            term_id=match.term_id,
+            source=term.source,
+            start=start,
+            end=offsets[match.positions[-1]][1],
+            sentence=sentence,
+            section=section.name if section else DEFAULT_SECTION,
+            section_context=section.context if section else None,
+            n_groups=len(term.groups),
+            span_words=match.positions[-1] - match.positions[0] + 1,
+            optional_hits=match.optional_hits,
+            abbreviation=any(flags[p][0] for p in match.positions),
+            corrected=any(flags[p][1] for p in match.positions),
+            resolution=resolution.how,
+            subsumed=subsumed,
+        )
+
+
+@Language.factory("chartcoder_linker", default_config={"path": None})
+def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
+    """The linker, loaded from a built `linker.pkl` (see `nlp.artifacts`)."""
+    from nlp.artifacts import load_linker_parts
+
+    generator, resolver, abbreviations = load_linker_parts(path)
+    return Linker(nlp, name, candidate_generator=generator, resolver=resolver,
+                  abbreviations=abbreviations)
+
+
+def _specific_first(matches: list[TermMatch]) -> list[tuple[TermMatch, bool]]:
+    """Each match with whether another match covers a strict superset of its words."""
+    position_sets = [frozenset(m.positions) for m in matches]
+    out = []
+    for i, match in enumerate(matches):
+        mine = position_sets[i]
+        subsumed = any(mine < other for j, other in enumerate(position_sets) if j != i)
+        out.append((match, subsumed))
+    return out
