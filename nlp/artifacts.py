@@ -106,7 +106,17 @@ def current_stamp(data_dir: Path | None) -> dict[str, str]:
         "index": f"icd10cm-index-fy2025/{_sha256(index)[:12]}" if index and index.is_file()
         else "none",
         "rules": rule_files.fingerprint(),
+        "engine": engine_fingerprint(),
     }
+
+
+def engine_fingerprint() -> str:
+    """A hash of the engine's source: artefacts pickle its classes, so code changes rebuild."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def load_or_build(cache_dir: str | Path | None = None,
@@ -161,13 +171,12 @@ def _remove_corrupt(root: Path, keep: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def load_linker_parts(path: str | Path | None):
-    """(candidate generator, specificity resolver, abbreviation expander) from `linker.pkl`."""
+def load_linker_parts(path: str | Path | None) -> dict[str, Any]:
+    """The linker's parts from `linker.pkl`: generator, resolver, abbreviations, variants."""
     if path is None:
         bundle = find_valid()
         if bundle is None:
             raise ArtifactError("no built artefacts: run `chartcoder train` first")
         path = bundle.path / "linker.pkl"
     with Path(path).open("rb") as handle:
-        parts = pickle.load(handle)
-    return parts["generator"], parts["resolver"], parts["abbreviations"]
+        return pickle.load(handle)

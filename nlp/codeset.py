@@ -111,10 +111,13 @@ class CodeSet:
             dx: min(ccs, key=int) for (dx, model), ccs in dx_to_cc.items() if model == HCC_MODEL
         }
         codes: dict[str, CodeInfo] = {}
-        for code in cm.get_all_codes(True):
-            if cm.is_chapter_or_block(code):
+        for code in dict.fromkeys(cm.get_all_codes(True)):
+            # a few blocks share their name with their only category (B20, C50, D49)
+            if cm.is_chapter(code) or not cm.is_category_or_subcategory(code) and \
+                    not cm.is_extended_subcategory(code):
                 continue
-            lineage = [code, *[a for a in cm.get_ancestors(code) if not cm.is_chapter(a)]]
+            lineage = list(dict.fromkeys(
+                [code, *[a for a in cm.get_ancestors(code) if not cm.is_chapter(a)]]))
             excludes1 = tuple(r for item in lineage for n in cm.get_excludes1(item)
                               for r in parse_code_ranges(n))
             use_text = " ".join(cm.get_use_additional_code(a) for a in lineage).strip()
@@ -124,7 +127,8 @@ class CodeSet:
                 code=code,
                 description=cm.get_description(code),
                 billable=cm.is_leaf(code),
-                parent=parent if parent and not cm.is_chapter_or_block(parent) else None,
+                parent=parent if parent and parent != code and not cm.is_chapter_or_block(parent)
+                else None,
                 children=tuple(cm.get_children(code)),
                 inclusion_terms=tuple(cm.get_inclusion_term(code)),
                 excludes1=excludes1,

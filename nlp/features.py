@@ -20,7 +20,10 @@ FEATURE_NAMES = (
     "all_subsumed", "first_position", "in_diagnosis_section", "in_history_section",
     "log_prior_code", "log_prior_category", "chapter_r", "chapter_z",
     "max_optional", "log_candidates", "log_terms", "learned_precision", "seen_in_training",
+    "learned_terms", "code_hit_rate", "log_code_candidacies",
 )
+HIT_RATE_PRIOR = 0.1
+HIT_RATE_WEIGHT = 2.0
 DIAGNOSIS_SECTIONS = frozenset({
     "assessment", "plan", "assessment_and_plan", "problem_list", "diagnoses", "impression",
     "discharge_diagnoses", "final_diagnosis",
@@ -30,11 +33,17 @@ HISTORY_SECTIONS = frozenset({"past_medical_history", "past_surgical_history", "
 
 @dataclass
 class CodePriors:
-    """How often codes and categories were gold in the training charts; learned precisions."""
+    """How often codes and categories were gold in the training charts."""
 
     code_counts: Counter[str] = field(default_factory=Counter)
     category_counts: Counter[str] = field(default_factory=Counter)
-    term_precision: dict[int, float] = field(default_factory=dict)
+    candidate_counts: Counter[str] = field(default_factory=Counter)
+    candidate_hits: Counter[str] = field(default_factory=Counter)
+
+
+def hit_rate(hits: float, count: float) -> float:
+    """How often a code was right when it was a candidate, smoothed towards the base rate."""
+    return (hits + HIT_RATE_WEIGHT * HIT_RATE_PRIOR) / (count + HIT_RATE_WEIGHT)
 
 
 def candidate_features(group: list[CodedMention], code: str, text_length: int,
@@ -46,8 +55,7 @@ def candidate_features(group: list[CodedMention], code: str, text_length: int,
     assertions = Counter(cm.assertion for cm in group)
     sections = {m.section for m in mentions}
     plain = undot(code)
-    learned = [priors.term_precision.get(m.term_id, 0.0) for m in mentions
-               if m.source == "learned"]
+    learned = [m.weight for m in mentions if m.source == "learned"]
     values = (
         math.log1p(n),
         math.log1p(len({m.sentence for m in mentions})),
@@ -70,5 +78,8 @@ def candidate_features(group: list[CodedMention], code: str, text_length: int,
         math.log1p(len({m.term_id for m in mentions})),
         max(learned, default=0.0),
         code in priors.code_counts,
+        len(learned),
+        hit_rate(priors.candidate_hits.get(code, 0), priors.candidate_counts.get(code, 0)),
+        math.log1p(priors.candidate_counts.get(code, 0)),
     )
     return np.asarray(values, dtype=np.float32)

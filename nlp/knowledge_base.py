@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nlp.codeset import CodeSet
+from nlp.rule_files import load_neoplasm_behaviors
 from nlp.text import is_word, normalize
 
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "icd10cm-index/icd10cm_index_2025_flat.tsv.gz"
-SOURCES = ("index", "tabular", "inclusion", "learned")
+NEOPLASM_FILE = "icd10cm-index/icd10cm_neoplasm_2025_flat.tsv.gz"
+SOURCES = ("index", "neoplasm", "tabular", "inclusion", "learned")
 _PARENS = re.compile(r"\(([^)]*)\)")
 
 
@@ -37,6 +39,7 @@ class Term:
     optional: tuple[str, ...]
     source: str
     text: str
+    weight: float = 0.0  # learned terms: P(code | term) in the training charts
 
 
 class TermTokenizer:
@@ -57,16 +60,19 @@ class TermTokenizer:
                     words.append(norm)
         return words
 
-    def term(self, code: str, text: str, source: str, main_variants: str = "") -> Term | None:
-        """A term from free text; parenthesised words become optional."""
+    def term(self, code: str, text: str, source: str,
+             variant_groups: Iterable[Iterable[str]] = ()) -> Term | None:
+        """A term from free text; parenthesised words become optional.
+
+        `variant_groups`: word lists of which any one word must appear (`Diabetes, diabetic`).
+        """
         optional = [w for part in _PARENS.findall(text) for w in self.words(part)]
         required = self.words(_PARENS.sub(" ", text))
         groups: list[tuple[str, ...]] = []
-        if main_variants:
-            variants = tuple(dict.fromkeys(w for v in main_variants.split(",")
-                                           for w in self.words(v)))
-            if variants:
-                groups.append(variants)
+        for variants in variant_groups:
+            group = tuple(dict.fromkeys(w for v in variants for w in self.words(v)))
+            if group:
+                groups.append(group)
         for word in required:
             if not any(word in g for g in groups):
                 groups.append((word,))
@@ -75,17 +81,23 @@ class TermTokenizer:
         return Term(code, tuple(groups), tuple(dict.fromkeys(optional)), source, text)
 
 
-def _main_term_variants(main: str) -> tuple[str, str]:
-    """`Diabetes, diabetic` -> ('', 'Diabetes, diabetic'): comma forms of one word are variants.
+def split_variants(components: list[str]) -> tuple[str, list[list[str]]]:
+    """Path components -> (plain text, variant groups).
 
-    Returns (plain words, variant list); a comma that does not separate word forms
-    (`Abduction contracture, hip or other joint`) leaves the text as plain words.
+    A component whose comma-separated parts are forms of one word (`Diabetes, diabetic`,
+    `Abdomen, abdominal`) becomes a variant group; any other comma (`benign, intracranial`)
+    just separates words.
     """
-    parts = [p.strip() for p in main.split(",")]
-    if len(parts) > 1 and all(" " not in p and p[:4].lower() == parts[0][:4].lower()
-                              for p in parts):
-        return "", main
-    return main.replace(",", " "), ""
+    plain: list[str] = []
+    groups: list[list[str]] = []
+    for component in components:
+        parts = [p.strip() for p in component.split(",")]
+        if len(parts) > 1 and all(" " not in p and p[:4].lower() == parts[0][:4].lower()
+                                  for p in parts):
+            groups.append(parts)
+        else:
+            plain.append(component.replace(",", " "))
+    return " ".join(plain), groups
 
 
 def read_index(data_dir: Path) -> list[dict[str, str]]:
@@ -106,12 +118,29 @@ def index_terms(rows: list[dict[str, str]], tokenizer: TermTokenizer,
             code = by_path.get(tuple(tokenizer.words(row["see"])), "")
         if not code or codeset.canonical(code) is None:
             continue
-        main, *subterms = row["full_term_path"].split(" > ")
-        plain, variants = _main_term_variants(main)
-        text = " ".join([plain, *subterms, row["nemod"]])
+        plain, variants = split_variants(row["full_term_path"].split(" > "))
+        text = f"{plain} {row['nemod']}"
         term = tokenizer.term(code.rstrip("-").rstrip("."), text, "index", variants)
         if term is not None:
             yield term
+
+
+def neoplasm_terms(data_dir: Path, tokenizer: TermTokenizer,
+                   behaviors: dict[str, tuple[str, ...]]) -> Iterator[Term]:
+    """Terms of the Table of Neoplasms: a site plus a word of the column's behaviour."""
+    with gzip.open(data_dir / NEOPLASM_FILE, "rt", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    for row in rows:
+        components = row["full_term_path"].split(" > ")[1:]
+        plain, variants = split_variants(components)
+        for column, words in behaviors.items():
+            code = row[column].strip().rstrip("-").rstrip(".")
+            if not code or code.startswith("-"):
+                continue
+            term = tokenizer.term(code, f"{plain} {row['nemod']}", "neoplasm",
+                                  [*variants, list(words)])
+            if term is not None:
+                yield term
 
 
 def tabular_terms(codeset: CodeSet, tokenizer: TermTokenizer) -> Iterator[Term]:
@@ -126,12 +155,14 @@ def tabular_terms(codeset: CodeSet, tokenizer: TermTokenizer) -> Iterator[Term]:
 
 
 def build_terms(codeset: CodeSet, tokenizer: TermTokenizer, data_dir: Path | None,
-                extra: Iterable[Term] = ()) -> list[Term]:
+                extra: Iterable[Term] = (),
+                behaviors: dict[str, tuple[str, ...]] | None = None) -> list[Term]:
     """All terms, de-duplicated on (code, groups). Without a data folder: the tabular list only."""
     terms: dict[tuple[str, tuple[tuple[str, ...], ...]], Term] = {}
     sources: list[Iterable[Term]] = []
     if data_dir is not None:
         sources.append(index_terms(read_index(data_dir), tokenizer, codeset))
+        sources.append(neoplasm_terms(data_dir, tokenizer, behaviors or load_neoplasm_behaviors()))
     sources += [tabular_terms(codeset, tokenizer), extra]
     for source in sources:
         for term in source:
@@ -140,6 +171,7 @@ def build_terms(codeset: CodeSet, tokenizer: TermTokenizer, data_dir: Path | Non
                 continue
             key = (canonical, term.groups)
             if key not in terms:
-                terms[key] = Term(canonical, term.groups, term.optional, term.source, term.text)
+                terms[key] = Term(canonical, term.groups, term.optional, term.source, term.text,
+                                  term.weight)
     log.info("built %d terms", len(terms))
     return list(terms.values())

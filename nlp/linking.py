@@ -41,6 +41,7 @@ class Mention:
     abbreviation: bool
     corrected: bool
     resolution: str
+    weight: float = 0.0
     subsumed: bool = False
     assertion: str = "present"
     negated: bool = False
@@ -68,11 +69,13 @@ class AbbreviationExpander:
 
 class Linker:
     def __init__(self, nlp: Language, name: str, *, candidate_generator: CandidateGenerator,
-                 resolver: SpecificityResolver, abbreviations: AbbreviationExpander) -> None:
+                 resolver: SpecificityResolver, abbreviations: AbbreviationExpander,
+                 variants: dict[str, str] | None = None) -> None:
         self.name = name
         self.generator = candidate_generator
         self.resolver = resolver
         self.abbreviations = abbreviations
+        self.variants = {normalize(k): normalize(v) for k, v in (variants or {}).items()}
 
     def __call__(self, doc: Doc) -> Doc:
         doc._.mentions = self.find(doc)
@@ -91,6 +94,9 @@ class Linker:
                     continue
                 norm = normalize(token.text)
                 forms = [norm]
+                variant = self.variants.get(norm)
+                if variant:
+                    forms.append(variant)
                 expansion = self.abbreviations(token.text)
                 forms.extend(expansion)
                 corrected = corrections.get(norm)
@@ -137,6 +143,7 @@ class Linker:
             abbreviation=any(flags[p][0] for p in match.positions),
             corrected=any(flags[p][1] for p in match.positions),
             resolution=resolution.how,
+            weight=term.weight,
             subsumed=subsumed,
         )
 
@@ -146,9 +153,9 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
     """The linker, loaded from a built `linker.pkl` (see `nlp.artifacts`)."""
     from nlp.artifacts import load_linker_parts
 
-    generator, resolver, abbreviations = load_linker_parts(path)
-    return Linker(nlp, name, candidate_generator=generator, resolver=resolver,
-                  abbreviations=abbreviations)
+    parts = load_linker_parts(path)
+    return Linker(nlp, name, candidate_generator=parts["generator"], resolver=parts["resolver"],
+                  abbreviations=parts["abbreviations"], variants=parts["variants"])
 
 
 def _specific_first(matches: list[TermMatch]) -> list[tuple[TermMatch, bool]]:

@@ -24,10 +24,20 @@ SECTION_CONTEXTS = (None, "family", "historical", "hypothetical")
 RESOURCE_FILES = (
     "abbreviations.tsv",
     "context_rules.json",
+    "neoplasm_behaviors.json",
     "family_history.tsv",
     "personal_history.tsv",
     "sections.json",
     "term_stopwords.txt",
+    "word_variants.tsv",
+)
+NEOPLASM_COLUMNS = (
+    "malignant_primary",
+    "malignant_secondary",
+    "ca_in_situ",
+    "benign",
+    "uncertain_behavior",
+    "unspecified_behavior",
 )
 
 
@@ -167,3 +177,24 @@ def load_prefix_map(name: str) -> dict[str, str]:
 def load_term_stopwords() -> frozenset[str]:
     words = (line.strip() for line in read_text("term_stopwords.txt").splitlines())
     return frozenset(w for w in words if w and not w.startswith("#"))
+
+
+def load_word_variants() -> dict[str, str]:
+    """Chart word -> the word the index uses (`renal` -> `kidney`, `tumour` -> `tumor`)."""
+    rows = _tsv_rows("word_variants.tsv", ("word", "variant"))
+    return {row["word"].lower(): row["variant"].lower() for row in rows}
+
+
+def load_neoplasm_behaviors() -> dict[str, tuple[str, ...]]:
+    """Table of Neoplasms column -> words that tell that behaviour."""
+    data = json.loads(read_text("neoplasm_behaviors.json"))["behaviors"]
+    if set(data) != set(NEOPLASM_COLUMNS):
+        raise ResourceError(
+            f"neoplasm_behaviors.json: behaviours must be {NEOPLASM_COLUMNS}, got {sorted(data)}"
+        )
+    out = {}
+    for column, words in data.items():
+        if not words or not all(isinstance(w, str) and w and " " not in w for w in words):
+            raise ResourceError(f"neoplasm_behaviors.json: {column} needs single words")
+        out[column] = tuple(w.lower() for w in words)
+    return out

@@ -1,19 +1,22 @@
 """`chartcoder train`: build the knowledge base and train the ranker into the cache.
 
-Steps: the code set from the tabular list; terms from the Alphabetic Index and the tabular list;
-the candidate generator and specificity resolver; then, when CodiEsp's coded charts are in the
-data folder, the ranker, trained on the candidates the engine itself finds in those charts
-(a candidate is positive when it matches a gold code, descendants included). Code priors are
-counted leave-one-chart-out, so a chart never sees its own gold.
+Steps: the code set from the tabular list; terms from the Alphabetic Index, the Table of
+Neoplasms and the tabular list; then, when CodiEsp's coded charts are in the data folder,
+learned terms and the ranker. The ranker learns from the candidates the engine itself finds in
+coded charts (a candidate is positive when it matches a gold code, descendants included). To keep
+its features honest, each chart's candidates come from learned terms mined on the *other* folds,
+and its code priors are counted without its own gold.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import pickle
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,16 +25,18 @@ from nlp.candidate_generation import CandidateGenerator
 from nlp.codeset import CodeSet
 from nlp.corpus import CodedChart, has_codiesp, read_codiesp
 from nlp.evaluation import matches
-from nlp.features import CodePriors
-from nlp.knowledge_base import TermTokenizer, build_terms
+from nlp.features import FEATURE_NAMES, CodePriors, hit_rate
+from nlp.knowledge_base import Term, TermTokenizer, build_terms
+from nlp.learning import NgramReader, learn_terms
 from nlp.linking import AbbreviationExpander
 from nlp.ranking import HeuristicRanker, Ranker
-from nlp.rule_files import load_abbreviations, load_term_stopwords
+from nlp.rule_files import load_abbreviations, load_term_stopwords, load_word_variants
 from nlp.specificity import SpecificityResolver
 
 log = logging.getLogger(__name__)
 
-RANKER_VERSION = "hgb-v1"
+RANKER_VERSION = "hgb-v2"
+FOLDS = 5
 
 
 def build(cache_dir: str | Path | None = None, data_dir: Path | None = None, *,
@@ -49,26 +54,36 @@ def build(cache_dir: str | Path | None = None, data_dir: Path | None = None, *,
     codeset = CodeSet.build()
     stopwords = load_term_stopwords()
     tokenizer = TermTokenizer(stopwords)
-    terms = build_terms(codeset, tokenizer, data_dir)
-    linker = {
-        "generator": CandidateGenerator(terms, stopwords),
+    base_terms = build_terms(codeset, tokenizer, data_dir)
+    shared = {
         "resolver": SpecificityResolver.build(codeset, tokenizer),
         "abbreviations": AbbreviationExpander(load_abbreviations(), tokenizer),
+        "variants": load_word_variants(),
     }
-    log.info("knowledge base: %d codes, %d terms (%.1f s)", len(codeset), len(terms),
+    log.info("knowledge base: %d codes, %d terms (%.1f s)", len(codeset), len(base_terms),
              time.perf_counter() - started)
     if has_codiesp(data_dir):
         assert data_dir is not None
         charts = [c for split in splits for c in read_codiesp(data_dir, split)]
-        ranker = train_ranker(codeset, linker, charts)
+        grams = NgramReader(stopwords)(c.text for c in charts)
+        ranker = train_ranker(codeset, base_terms, shared, charts, grams, stopwords)
+        learned = learn_terms(charts, grams, codeset)
         version = f"{RANKER_VERSION}-{stamp['training']}"
     else:
-        ranker, version = HeuristicRanker(), "heuristic-v1"
+        ranker, learned, version = HeuristicRanker(), [], "heuristic-v1"
+    terms = _merge(base_terms, learned)
+    linker = {"generator": CandidateGenerator(terms, stopwords), **shared}
     model_version = f"chartcoder-{stamp['chartcoder']}+{stamp['rules'][:6]}.{version}"
     return write_bundle({"codeset.pkl": codeset, "linker.pkl": linker, "ranker.pkl": ranker},
                         stamp, model_version, cache_dir,
-                        extra={"terms": len(terms), "seconds": round(time.perf_counter()
-                                                                    - started, 1)})
+                        extra={"terms": len(terms), "learned_terms": len(learned),
+                               "seconds": round(time.perf_counter() - started, 1)})
+
+
+def _merge(base: list[Term], learned: list[Term]) -> list[Term]:
+    """Dictionary terms first; a learned term that repeats one adds nothing."""
+    seen = {(t.code, t.groups) for t in base}
+    return base + [t for t in learned if (t.code, t.groups) not in seen]
 
 
 def gold_priors(charts: list[CodedChart], codeset: CodeSet) -> CodePriors:
@@ -81,36 +96,53 @@ def gold_priors(charts: list[CodedChart], codeset: CodeSet) -> CodePriors:
     return priors
 
 
-def train_ranker(codeset: CodeSet, linker: dict, charts: list[CodedChart]) -> Ranker:
-    """Fit the ranker on the engine's own candidates for coded charts."""
+def train_ranker(codeset: CodeSet, base_terms: list[Term], shared: dict[str, Any],
+                 charts: list[CodedChart], grams: list, stopwords: frozenset[str]) -> Ranker:
+    """Fit the ranker on out-of-fold candidates of the coded charts."""
     from nlp.coder import ChartCoder, build_pipeline
 
     priors = gold_priors(charts, codeset)
     rows, labels, groups = [], [], []
+    candidates: list[tuple[str, int]] = []
+    fold_of = [i % FOLDS for i in range(len(charts))]
     with tempfile.TemporaryDirectory() as tmp:
-        import pickle
-
-        path = Path(tmp) / "linker.pkl"
-        path.write_bytes(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
-        scorer = HeuristicRanker()
-        coder = ChartCoder(build_pipeline(path), codeset, scorer, "training")
-        for index, chart in enumerate(charts):
-            scorer.priors = _without(priors, chart, codeset)
-            cands = coder.candidates(chart.text)
-            for code, features in zip(cands.codes, cands.features, strict=True):
-                rows.append(features)
-                labels.append(any(matches(code, g, True) for g in chart.gold))
-                groups.append(index)
+        for fold in range(FOLDS):
+            inside = [i for i in range(len(charts)) if fold_of[i] != fold]
+            learned = learn_terms([charts[i] for i in inside], [grams[i] for i in inside],
+                                  codeset)
+            linker = {"generator": CandidateGenerator(_merge(base_terms, learned), stopwords),
+                      **shared}
+            path = Path(tmp) / f"linker-{fold}.pkl"
+            path.write_bytes(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
+            scorer = HeuristicRanker()
+            coder = ChartCoder(build_pipeline(path), codeset, scorer, "training")
+            for index in (i for i in range(len(charts)) if fold_of[i] == fold):
+                chart = charts[index]
+                scorer.priors = _without(priors, chart, codeset)
+                cands = coder.candidates(chart.text)
+                for code, features in zip(cands.codes, cands.features, strict=True):
+                    candidates.append((code, index))
+                    rows.append(features)
+                    labels.append(any(matches(code, g, True) for g in chart.gold))
+                    groups.append(index)
     features = np.vstack(rows)
     y = np.asarray(labels, dtype=np.int8)
-    ranker = Ranker.fit(features, y, np.asarray(groups), priors, RANKER_VERSION)
-    return ranker
+    codes = [code for code, _ in candidates]
+    for code, label in zip(codes, labels, strict=True):
+        priors.candidate_counts[code] += 1
+        priors.candidate_hits[code] += label
+    # each row sees the hit rates of the other charts only (leave one chart out)
+    rate, count = FEATURE_NAMES.index("code_hit_rate"), FEATURE_NAMES.index(
+        "log_code_candidacies")
+    for row, (code, label) in enumerate(zip(codes, labels, strict=True)):
+        others = priors.candidate_counts[code] - 1
+        features[row, rate] = hit_rate(priors.candidate_hits[code] - label, others)
+        features[row, count] = math.log1p(others)
+    n_gold = sum(len(chart.gold) for chart in charts)
+    return Ranker.fit(features, y, np.asarray(groups), priors, RANKER_VERSION, n_gold)
 
 
 def _without(priors: CodePriors, chart: CodedChart, codeset: CodeSet) -> CodePriors:
     own = gold_priors([chart], codeset)
     return CodePriors(priors.code_counts - own.code_counts,
-                      priors.category_counts - own.category_counts, priors.term_precision)
-
-
-__all__ = ["build", "gold_priors", "train_ranker", "Counter"]
+                      priors.category_counts - own.category_counts)

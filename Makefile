@@ -1,0 +1,58 @@
+# chartcoder: two commands on a fresh machine.
+#   make run   set up .venv, build the artefacts, code examples/charts/
+#   make test  set up .venv, then ruff, mypy and every test
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# python3.12 on PATH first (as on a user's machine), then pyenv's 3.12; each must really run
+# (a pyenv shim is on PATH even where 3.12 is not the selected version).
+PYTHON ?= $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.12.*/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The public data folder, when it is where the shared checkout keeps it.
+SHARED_DATA := $(abspath $(CURDIR)/../shared/data)
+ifeq ($(origin CHARTCODER_DATA), undefined)
+  ifneq ($(wildcard $(SHARED_DATA)/icd10cm-index),)
+    export CHARTCODER_DATA := $(SHARED_DATA)
+  endif
+endif
+
+.PHONY: run test setup artifacts lint typecheck pytest bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+artifacts: setup
+	$(BIN)/chartcoder train
+
+run: artifacts
+	$(BIN)/chartcoder code examples/charts --output out/examples.jsonl
+	$(BIN)/python -m flows.show out/examples.jsonl
+
+lint: setup
+	$(BIN)/ruff check nlp flows tests bench
+	$(BIN)/ruff format --check nlp flows tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: artifacts
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache
