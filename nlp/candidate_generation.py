@@ -10,7 +10,7 @@ variants are mapped to the knowledge base's vocabulary by character 3-gram TF-ID
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +64,13 @@ class SpellingCorrector:
 class CandidateGenerator:
     """Term lookup over sentences of normalised words."""
 
-    def __init__(self, terms: list[Term], stopwords: frozenset[str]) -> None:
+    def __init__(self, terms: list[Term], stopwords: frozenset[str],
+                 text_frequency: Mapping[str, int] | None = None) -> None:
+        """`text_frequency`: how common each word is in charts (from training charts, if any).
+
+        Each term is looked up under its anchor, the group of words rarest in chart text (or,
+        without chart text, rarest among the terms), so that few terms are tried per word.
+        """
         self.terms = terms
         self.stopwords = stopwords
         frequency: dict[str, int] = defaultdict(int)
@@ -72,11 +78,18 @@ class CandidateGenerator:
             for group in term.groups:
                 for word in group:
                     frequency[word] += 1
+        text = text_frequency or {}
+
+        def cost(group: tuple[str, ...]) -> tuple[int, int]:
+            return sum(text.get(w, 0) for w in group), sum(frequency[w] for w in group)
+
         anchors: dict[str, list[int]] = defaultdict(list)
+        self.required: list[frozenset[str] | None] = []
         for term_id, term in enumerate(terms):
-            anchor = min(term.groups, key=lambda g: sum(frequency[w] for w in g))
-            for word in anchor:
+            for word in min(term.groups, key=cost):
                 anchors[word].append(term_id)
+            simple = all(len(g) == 1 for g in term.groups)
+            self.required.append(frozenset(g[0] for g in term.groups) if simple else None)
         self.anchors = dict(anchors)
         self.vocabulary = frozenset(frequency)
         self.corrector = SpellingCorrector(sorted(self.vocabulary))
@@ -95,26 +108,26 @@ class CandidateGenerator:
         for pos, forms in enumerate(slots):
             for form in forms:
                 where[form].append(pos)
+        present = where.keys()
+        required = self.required
+        tried: set[int] = set()
+        for word in present:
+            tried.update(self.anchors.get(word, ()))
         matches: list[TermMatch] = []
-        seen: set[int] = set()
-        for word in where:
-            for term_id in self.anchors.get(word, ()):
-                if term_id in seen:
-                    continue
-                seen.add(term_id)
-                match = self._place(term_id, where)
-                if match is not None:
-                    matches.append(match)
+        for term_id in tried:
+            words = required[term_id]
+            if words is not None and not words <= present:
+                continue
+            match = self._place(term_id, where)
+            if match is not None:
+                matches.append(match)
         return matches
 
     def _place(self, term_id: int, where: dict[str, list[int]]) -> TermMatch | None:
         term = self.terms[term_id]
-        group_positions: list[list[int]] = []
-        for group in term.groups:
-            positions = [p for w in group for p in where.get(w, ())]
-            if not positions:
-                return None
-            group_positions.append(positions)
+        group_positions = [[p for w in g for p in where.get(w, ())] for g in term.groups]
+        if not all(group_positions):
+            return None
         limit = window_limit(len(term.groups))
         if len(group_positions) == 1:
             chosen = (min(group_positions[0]),)

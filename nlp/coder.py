@@ -87,7 +87,14 @@ class ChartCoder:
         """Code a batch; a chart that could not be read comes back with its error, uncoded."""
         readable = [c for c in charts if c.error is None]
         docs = self.nlp.pipe((c.text for c in readable), batch_size=32)
-        coded = {c.chart_id: self._code_doc(c, doc) for c, doc in zip(readable, docs, strict=True)}
+        cands = [self._candidates(doc, len(c.text)) for c, doc in zip(readable, docs, strict=True)]
+        rows = [c.features for c in cands if c.codes]
+        scores = self.scorer.score(np.vstack(rows)) if rows else np.zeros(0)
+        coded, offset = {}, 0
+        for chart, chart_cands in zip(readable, cands, strict=True):
+            n = len(chart_cands.codes)
+            coded[chart.chart_id] = self._result(chart, chart_cands, scores[offset : offset + n])
+            offset += n
         results = []
         for chart in charts:
             if chart.error is not None:
@@ -115,21 +122,27 @@ class ChartCoder:
         features = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
         return Candidates(codes, features, [groups[c] for c in codes], subsumed)
 
-    def _code_doc(self, chart: Chart, doc) -> ChartResult:
-        cands = self._candidates(doc, len(chart.text))
-        scores = self.scorer.score(cands.features) if cands.codes else np.zeros(0)
+    def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
-        kept = self._resolve_conflicts(sorted(cands.codes, key=lambda c: -score_of[c]), score_of)
+        ranked = sorted(cands.codes, key=lambda c: -score_of[c])
+        kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.threshold],
+                                       score_of)
+        everything = set(cands.codes)
         findings = []
+        late: dict[str, list[Note]] = {}
         for code in kept:
             notes = list(kept[code])
-            companion_notes, companions = self.rules.companion_notes(code, set(kept))
+            companion_notes, companions = self.rules.companion_notes(code, everything)
             notes.extend(companion_notes)
             for companion in companions:
                 # a documented companion is recommended with its primary
-                score_of[companion] = max(score_of[companion], min(score_of[code], 0.99))
+                score_of[companion] = max(score_of[companion], score_of[code])
+                if companion not in kept and companion not in late:
+                    late[companion] = []
             findings.append((code, notes))
+        for companion, notes in late.items():
+            findings.append((companion, notes))
         out = []
         for code, notes in findings:
             score = score_of[code]

@@ -45,10 +45,7 @@ class NgramReader:
                 words = [w for w in words if w not in self.stopwords]
                 for n in range(1, MAX_NGRAM + 1):
                     for i in range(len(words) - n + 1):
-                        gram = tuple(words[i : i + n])
-                        if n == 1 and (len(gram[0]) < 3 or gram[0].isdigit()):
-                            continue
-                        grams.add(gram)
+                        grams.add(tuple(words[i : i + n]))
             out.append(frozenset(grams))
         return out
 
@@ -70,7 +67,7 @@ def learn_terms(charts: list[CodedChart], grams: list[frozenset[tuple[str, ...]]
         together.update((g, c) for g in kept for c in codes)
     terms = []
     for (gram, code), n in together.items():
-        if n < min_charts:
+        if n < min_charts or len(gram) == 1 and (len(gram[0]) < 3 or gram[0].isdigit()):
             continue
         precision = n / (df[gram] + 1)
         if precision >= min_precision:
@@ -78,3 +75,8 @@ def learn_terms(charts: list[CodedChart], grams: list[frozenset[tuple[str, ...]]
             terms.append(Term(code, groups, (), "learned", " ".join(gram), precision))
     log.info("learned %d term-code pairs from %d charts", len(terms), len(charts))
     return terms
+
+
+def word_frequency(grams: list[frozenset[tuple[str, ...]]]) -> Counter[str]:
+    """In how many charts each (normalised) word occurs."""
+    return Counter(gram[0] for chart_grams in grams for gram in chart_grams if len(gram) == 1)

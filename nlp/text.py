@@ -33,6 +33,7 @@ def normalize(token: str) -> str:
     return word
 
 
+@lru_cache(maxsize=200_000)
 def is_word(token: str) -> bool:
     """True for tokens that carry meaning for matching (letters or digits)."""
     return any(ch.isalnum() for ch in token)

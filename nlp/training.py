@@ -15,6 +15,7 @@ import math
 import pickle
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from nlp.corpus import CodedChart, has_codiesp, read_codiesp
 from nlp.evaluation import matches
 from nlp.features import FEATURE_NAMES, CodePriors, hit_rate
 from nlp.knowledge_base import Term, TermTokenizer, build_terms
-from nlp.learning import NgramReader, learn_terms
+from nlp.learning import NgramReader, learn_terms, word_frequency
 from nlp.linking import AbbreviationExpander
 from nlp.ranking import HeuristicRanker, Ranker
 from nlp.rule_files import load_abbreviations, load_term_stopwords, load_word_variants
@@ -66,13 +67,15 @@ def build(cache_dir: str | Path | None = None, data_dir: Path | None = None, *,
         assert data_dir is not None
         charts = [c for split in splits for c in read_codiesp(data_dir, split)]
         grams = NgramReader(stopwords)(c.text for c in charts)
-        ranker = train_ranker(codeset, base_terms, shared, charts, grams, stopwords)
+        frequency = word_frequency(grams)
+        ranker = train_ranker(codeset, base_terms, shared, charts, grams, stopwords, frequency)
         learned = learn_terms(charts, grams, codeset)
         version = f"{RANKER_VERSION}-{stamp['training']}"
     else:
         ranker, learned, version = HeuristicRanker(), [], "heuristic-v1"
+        frequency = Counter()
     terms = _merge(base_terms, learned)
-    linker = {"generator": CandidateGenerator(terms, stopwords), **shared}
+    linker = {"generator": CandidateGenerator(terms, stopwords, frequency), **shared}
     model_version = f"chartcoder-{stamp['chartcoder']}+{stamp['rules'][:6]}.{version}"
     return write_bundle({"codeset.pkl": codeset, "linker.pkl": linker, "ranker.pkl": ranker},
                         stamp, model_version, cache_dir,
@@ -97,7 +100,8 @@ def gold_priors(charts: list[CodedChart], codeset: CodeSet) -> CodePriors:
 
 
 def train_ranker(codeset: CodeSet, base_terms: list[Term], shared: dict[str, Any],
-                 charts: list[CodedChart], grams: list, stopwords: frozenset[str]) -> Ranker:
+                 charts: list[CodedChart], grams: list, stopwords: frozenset[str],
+                 frequency: Counter[str]) -> Ranker:
     """Fit the ranker on out-of-fold candidates of the coded charts."""
     from nlp.coder import ChartCoder, build_pipeline
 
@@ -110,8 +114,8 @@ def train_ranker(codeset: CodeSet, base_terms: list[Term], shared: dict[str, Any
             inside = [i for i in range(len(charts)) if fold_of[i] != fold]
             learned = learn_terms([charts[i] for i in inside], [grams[i] for i in inside],
                                   codeset)
-            linker = {"generator": CandidateGenerator(_merge(base_terms, learned), stopwords),
-                      **shared}
+            generator = CandidateGenerator(_merge(base_terms, learned), stopwords, frequency)
+            linker = {"generator": generator, **shared}
             path = Path(tmp) / f"linker-{fold}.pkl"
             path.write_bytes(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
             scorer = HeuristicRanker()
