@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -25,6 +26,13 @@ FUZZY_THRESHOLD = 0.8
 def window_limit(n_groups: int) -> int:
     """Widest span (in words) that a term of n groups may cover in a sentence."""
     return max(2 * n_groups, n_groups + 4)
+
+
+class SentenceWords(NamedTuple):
+    """A sentence as word slots (each the forms a word may take) and the negated slots."""
+
+    slots: list[tuple[str, ...]]
+    negated: frozenset[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +107,13 @@ class CandidateGenerator:
                    and w.isalpha()]
         return self.corrector.correct(unknown) if unknown else {}
 
-    def __call__(self, sentences: list[list[tuple[str, ...]]]) -> list[list[TermMatch]]:
-        """For each sentence (a list of word slots, each the forms a word may take), its matches."""
+    def __call__(self, sentences: list[SentenceWords]) -> list[list[TermMatch]]:
+        """Each sentence's matches."""
         return [self._match(sentence) for sentence in sentences]
 
-    def _match(self, slots: list[tuple[str, ...]]) -> list[TermMatch]:
+    def _match(self, sentence: SentenceWords) -> list[TermMatch]:
         where: dict[str, list[int]] = defaultdict(list)
-        for pos, forms in enumerate(slots):
+        for pos, forms in enumerate(sentence.slots):
             for form in forms:
                 where[form].append(pos)
         present = where.keys()
@@ -118,24 +126,37 @@ class CandidateGenerator:
             words = required[term_id]
             if words is not None and not words <= present:
                 continue
-            match = self._place(term_id, where)
+            match = self._place(term_id, where, sentence.negated)
             if match is not None:
                 matches.append(match)
         return matches
 
-    def _place(self, term_id: int, where: dict[str, list[int]]) -> TermMatch | None:
+    def _place(self, term_id: int, where: dict[str, list[int]],
+               negated: frozenset[int]) -> TermMatch | None:
+        """Where the term sits in the sentence, or None.
+
+        Rejected when a number of the term is not next to another of its words (`stage 3a`,
+        `type 2`), or when the chart negates a word the term does not (`migraine without aura`
+        is not `migraine with aura`) or the reverse.
+        """
         term = self.terms[term_id]
         group_positions = [[p for w in g for p in where.get(w, ())] for g in term.groups]
         if not all(group_positions):
             return None
-        limit = window_limit(len(term.groups))
         if len(group_positions) == 1:
-            chosen = (min(group_positions[0]),)
+            chosen: tuple[int, ...] = (min(group_positions[0]),)
         else:
-            chosen_or_none = _tightest(group_positions, limit)
-            if chosen_or_none is None:
+            tightest = _tightest(group_positions, window_limit(len(term.groups)))
+            if tightest is None:
                 return None
-            chosen = chosen_or_none
+            chosen = tightest
+            for group, pos in zip(term.groups, chosen, strict=True):
+                if group[0][:1].isdigit() and not any(0 < abs(pos - other) <= 2
+                                                     for other in chosen):
+                    return None
+        for group, pos in zip(term.groups, chosen, strict=True):
+            if (pos in negated) != any(w in term.negated for w in group):
+                return None
         lo, hi = min(chosen), max(chosen)
         optional_hits = sum(
             1 for w in term.optional if any(lo - 3 <= p <= hi + 3 for p in where.get(w, ()))

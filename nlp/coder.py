@@ -126,14 +126,12 @@ class ChartCoder:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
         ranked = sorted(cands.codes, key=lambda c: -score_of[c])
-        kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.threshold],
-                                       score_of)
-        everything = set(cands.codes)
+        kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.threshold])
         findings = []
         late: dict[str, list[Note]] = {}
         for code in kept:
             notes = list(kept[code])
-            companion_notes, companions = self.rules.companion_notes(code, everything)
+            companion_notes, companions = self.rules.companion_notes(code, score_of)
             notes.extend(companion_notes)
             for companion in companions:
                 # a documented companion is recommended with its primary
@@ -165,9 +163,10 @@ class ChartCoder:
         return ChartResult(chart.chart_id, self.model_version, tuple(out[: self.top_k]), None,
                            chart.notes)
 
-    def _resolve_conflicts(self, ranked: list[str],
-                           score_of: dict[str, float]) -> dict[str, list[Note]]:
-        """Keep codes best first; drop a code that is Excludes1 with a better supported one."""
+    def _resolve_conflicts(self, ranked: list[str]) -> dict[str, list[Note]]:
+        """Keep codes best first; drop a code that is Excludes1 with a better supported one,
+        and an unspecified code when a more specific code of its category is kept (I50.9
+        gives way to I50.23: the most specific code the chart supports)."""
         kept: dict[str, list[Note]] = {}
         for code in ranked:
             rival = next((k for k in kept if self.rules.excludes1(k, code)), None)
@@ -178,6 +177,20 @@ class ChartCoder:
                     "excludes1",
                     f"{code} ({self.codeset[code].description}) is Excludes1 with {rival}; "
                     f"kept {rival}, the better supported code.",
+                    (code,),
+                ))
+        for code in list(kept):
+            if not self.rules.is_unspecified(code):
+                continue
+            specific = next((k for k in kept if k != code and k[:3] == code[:3]
+                             and not self.rules.is_unspecified(k)), None)
+            if specific is not None:
+                notes = kept.pop(code)
+                kept[specific].extend(notes)
+                kept[specific].append(Note(
+                    "more-specific-documented",
+                    f"{specific} is documented, so {code} ({self.codeset[code].description}) "
+                    "is not coded.",
                     (code,),
                 ))
         return kept

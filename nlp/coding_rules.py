@@ -6,8 +6,10 @@
   I25.2 for an old infarction), otherwise the condition keeps its code marked historical;
 - an uncertain diagnosis is not coded as established under the outpatient guideline (the
   default); the inpatient rule codes it as if established, marked uncertain;
-- "use additional code" companions documented in the chart are recommended together, and
-  Excludes1 pairs keep the better supported code.
+- "use additional code" companions documented in the chart are recommended together (the best
+  supported code of each referenced range), and Excludes1 pairs keep the better supported code;
+- an unspecified code gives way to a more specific code of the same category (I50.9 to I50.23);
+- external causes (V00-Y99) are not diagnoses: they are not recommended by this coder.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ Setting = Literal["outpatient", "inpatient"]
 SETTINGS: tuple[str, ...] = ("outpatient", "inpatient")
 _FAMILY_CODES = ("Z80", "Z81", "Z82", "Z83", "Z84")
 _PERSONAL_CODES = ("Z85", "Z86", "Z87", "I252")
+EXTERNAL_CAUSES = ("V", "W", "X", "Y")
+_UNSPECIFIED = ("unspecified", "without complications")
 
 
 def longest_prefix(code: str, mapping: dict[str, str]) -> str | None:
@@ -60,6 +64,8 @@ class CodingRules:
             return None
         code, assertion = mention.code, mention.assertion
         plain = undot(code)
+        if plain.startswith(EXTERNAL_CAUSES):
+            return None
         if assertion == "family":
             if plain.startswith(_FAMILY_CODES):
                 return CodedMention(code, "family", mention)
@@ -76,13 +82,15 @@ class CodingRules:
             assertion = "family"
         return CodedMention(code, assertion, mention)
 
-    def companion_notes(self, code: str, others: set[str]) -> tuple[list[Note], set[str]]:
-        """Notes for "use additional code" and "code first"; the companions documented."""
+    def companion_notes(self, code: str, score_of: dict[str, float]
+                        ) -> tuple[list[Note], set[str]]:
+        """Notes for "use additional code" and "code first", and the companions documented:
+        of the candidates in each referenced range, the best scored."""
         info = self.codeset[code]
         notes: list[Note] = []
         companions: set[str] = set()
         if info.use_additional:
-            found = sorted(c for c in others if c != code and in_range(c, info.use_additional))
+            found = self._best_in_ranges(code, info.use_additional, score_of)
             companions.update(found)
             if found:
                 notes.append(Note("companion", f"Use additional code: {', '.join(found)} "
@@ -91,13 +99,30 @@ class CodingRules:
                 notes.append(Note("use-additional", f"Use additional {info.use_additional_text}",
                                   _range_codes(info.use_additional)))
         if info.code_first:
-            found = sorted(c for c in others if c != code and in_range(c, info.code_first))
+            found = self._best_in_ranges(code, info.code_first, score_of)
             companions.update(found)
             kind = "code-first" if found else "code-first-hint"
             text = (f"Code first {', '.join(found)}." if found
                     else f"Code first {info.code_first_text}")
             notes.append(Note(kind, text, tuple(found) or _range_codes(info.code_first)))
         return notes, companions
+
+    def _best_in_ranges(self, code: str, ranges: tuple[tuple[str, str], ...],
+                        score_of: dict[str, float]) -> list[str]:
+        best: dict[tuple[str, str], str] = {}
+        for other, score in score_of.items():
+            if other == code or undot(other)[:3] == undot(code)[:3]:
+                continue
+            for code_range in ranges:
+                if in_range(other, (code_range,)):
+                    current = best.get(code_range)
+                    if current is None or score > score_of[current]:
+                        best[code_range] = other
+        return sorted(set(best.values()))
+
+    def is_unspecified(self, code: str) -> bool:
+        description = self.codeset[code].description.lower()
+        return any(word in description for word in _UNSPECIFIED)
 
     def excludes1(self, a: str, b: str) -> bool:
         """Whether a and b form an Excludes1 pair (either direction)."""

@@ -27,7 +27,19 @@ _CATEGORY_FLAG = {
     "POSSIBLE_EXISTENCE": "uncertain",
     "HISTORICAL": "historical",
 }
-_SECTION_FLAG = {"family": "family", "historical": "historical", "hypothetical": "hypothetical"}
+_SECTION_FLAG = {"family": "family", "historical": "historical", "hypothetical": "hypothetical",
+                 "excluded": "hypothetical"}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Character span a trigger modifies, with its flag and the trigger's own span."""
+
+    start: int
+    end: int
+    flag: str
+    trigger_start: int
+    trigger_end: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +76,7 @@ class ConText:
             words = [t for t in sent if is_word(t.text)]
             flags = self._scopes(words)
             for i in by_sentence[index]:
-                updated[i] = _assert(mentions[i], flags, words)
+                updated[i] = _assert(mentions[i], flags)
         doc._.mentions = updated
         return doc
 
@@ -84,8 +96,8 @@ class ConText:
             i = found.end
         return triggers
 
-    def _scopes(self, words: list) -> list[tuple[int, int, str]]:
-        """(start_char, end_char, flag) scopes in this sentence."""
+    def _scopes(self, words: list) -> list[Scope]:
+        """The scopes that the sentence's triggers open."""
         lowered = [t.text.lower() for t in words]
         triggers = self._triggers(lowered)
         modifiers = [t for t in triggers if t.rule.direction not in ("TERMINATE", "PSEUDO")
@@ -112,16 +124,27 @@ class ConText:
                     if begin <= stop.end - 1 < trig.start:
                         begin = stop.end
                 lo = begin
+            trigger_start = words[trig.start].idx
+            trigger_end = words[trig.end - 1].idx + len(words[trig.end - 1])
             if lo < trig.start:
-                scopes.append((words[lo].idx, words[trig.start].idx, flag))
+                scopes.append(Scope(words[lo].idx, trigger_start, flag, trigger_start,
+                                    trigger_end))
             if hi > trig.end:
-                scopes.append((words[trig.end].idx, words[hi - 1].idx + len(words[hi - 1]),
-                               flag))
+                scopes.append(Scope(words[trig.end].idx, words[hi - 1].idx + len(words[hi - 1]),
+                                    flag, trigger_start, trigger_end))
         return scopes
 
 
-def _assert(mention: Mention, scopes: list[tuple[int, int, str]], words: list) -> Mention:
-    flags = {flag for lo, hi, flag in scopes if lo <= mention.start and mention.end <= hi}
+def _assert(mention: Mention, scopes: list[Scope]) -> Mention:
+    """A mention takes a scope's flag when the two overlap (a linked mention may span words
+    on both sides of a trigger: `Skin: no suspicious lesions`), unless the trigger is a word
+    of the term itself (`migraine without aura`)."""
+    flags = {
+        scope.flag for scope in scopes
+        if mention.start < scope.end and scope.start < mention.end
+        and not (mention.negates and mention.start < scope.trigger_start
+                 and scope.trigger_end <= mention.end)
+    }
     if mention.section_context in _SECTION_FLAG:
         flags.add(_SECTION_FLAG[mention.section_context])
     if not flags:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nlp.codeset import CodeSet
 from nlp.rule_files import load_neoplasm_behaviors
-from nlp.text import is_word, normalize
+from nlp.text import NEGATORS, is_word, normalize
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class Term:
     source: str
     text: str
     weight: float = 0.0  # learned terms: P(code | term) in the training charts
+    negated: frozenset[str] = frozenset()  # words the term negates ("without aura")
 
 
 class TermTokenizer:
@@ -52,12 +53,19 @@ class TermTokenizer:
         self.stopwords = stopwords
 
     def words(self, text: str) -> list[str]:
+        return [w for w, _ in self.marked_words(text)]
+
+    def marked_words(self, text: str) -> list[tuple[str, bool]]:
+        """(word, negated) pairs: negated when the word follows "without", "not", "no"."""
         words = []
+        after_negator = False
         for token in self._tokenizer(text):
-            if is_word(token.text):
-                norm = normalize(token.text)
-                if norm not in self.stopwords:
-                    words.append(norm)
+            if not is_word(token.text):
+                continue
+            norm = normalize(token.text)
+            if norm and norm not in self.stopwords:
+                words.append((norm, after_negator))
+            after_negator = token.text.lower() in NEGATORS
         return words
 
     def term(self, code: str, text: str, source: str,
@@ -67,7 +75,9 @@ class TermTokenizer:
         `variant_groups`: word lists of which any one word must appear (`Diabetes, diabetic`).
         """
         optional = [w for part in _PARENS.findall(text) for w in self.words(part)]
-        required = self.words(_PARENS.sub(" ", text))
+        marked = self.marked_words(_PARENS.sub(" ", text))
+        required = [w for w, _ in marked]
+        negated = frozenset(w for w, neg in marked if neg)
         groups: list[tuple[str, ...]] = []
         for variants in variant_groups:
             group = tuple(dict.fromkeys(w for v in variants for w in self.words(v)))
@@ -78,7 +88,8 @@ class TermTokenizer:
                 groups.append((word,))
         if not groups:
             return None
-        return Term(code, tuple(groups), tuple(dict.fromkeys(optional)), source, text)
+        return Term(code, tuple(groups), tuple(dict.fromkeys(optional)), source, text,
+                    negated=negated)
 
 
 def split_variants(components: list[str]) -> tuple[str, list[list[str]]]:
@@ -172,6 +183,6 @@ def build_terms(codeset: CodeSet, tokenizer: TermTokenizer, data_dir: Path | Non
             key = (canonical, term.groups)
             if key not in terms:
                 terms[key] = Term(canonical, term.groups, term.optional, term.source, term.text,
-                                  term.weight)
+                                  term.weight, term.negated)
     log.info("built %d terms", len(terms))
     return list(terms.values())

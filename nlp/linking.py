@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from nlp.candidate_generation import CandidateGenerator, TermMatch
+from nlp.candidate_generation import CandidateGenerator, SentenceWords, TermMatch
 from nlp.knowledge_base import TermTokenizer
 from nlp.rule_files import Abbreviation
 from nlp.sections import DEFAULT_SECTION, section_at
 from nlp.specificity import SpecificityResolver
-from nlp.text import is_word, normalize
+from nlp.text import NEGATORS, is_word, normalize
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,7 @@ class Mention:
     corrected: bool
     resolution: str
     weight: float = 0.0
+    negates: bool = False  # the term itself negates a word ("migraine without aura")
     subsumed: bool = False
     assertion: str = "present"
     negated: bool = False
@@ -89,9 +90,14 @@ class Linker:
         corrections = self.generator.correct(norms)
         for sent in sentences:
             slots, offsets, flags = [], [], []
+            negated: set[int] = set()
+            after_negator = False
             for token in sent:
                 if not is_word(token.text):
                     continue
+                if after_negator:
+                    negated.add(len(slots))
+                after_negator = token.lower_ in NEGATORS
                 norm = normalize(token.text)
                 forms = [norm]
                 variant = self.variants.get(norm)
@@ -105,7 +111,7 @@ class Linker:
                 slots.append(tuple(forms))
                 offsets.append((token.idx, token.idx + len(token.text)))
                 flags.append((bool(expansion), bool(corrected)))
-            slots_per_sentence.append(slots)
+            slots_per_sentence.append(SentenceWords(slots, frozenset(negated)))
             offsets_per_sentence.append(offsets)
             flags_per_sentence.append(flags)
         mentions: list[Mention] = []
@@ -113,7 +119,7 @@ class Linker:
         for index, matches in enumerate(all_matches):
             if not matches:
                 continue
-            slots = slots_per_sentence[index]
+            slots = slots_per_sentence[index].slots
             words = {form for forms in slots for form in forms}
             for match, subsumed in _specific_first(matches):
                 mentions.append(self._mention(match, subsumed, index, words, slots,
@@ -144,6 +150,7 @@ class Linker:
             corrected=any(flags[p][1] for p in match.positions),
             resolution=resolution.how,
             weight=term.weight,
+            negates=bool(term.negated),
             subsumed=subsumed,
         )
 

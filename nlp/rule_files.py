@@ -20,7 +20,8 @@ CONTEXT_CATEGORIES = (
     "PSEUDO",
 )
 CONTEXT_DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
-SECTION_CONTEXTS = (None, "family", "historical", "hypothetical")
+# "excluded": mentions in the section are not diagnoses of this encounter (allergies)
+SECTION_CONTEXTS = (None, "family", "historical", "hypothetical", "excluded")
 RESOURCE_FILES = (
     "abbreviations.tsv",
     "context_rules.json",

@@ -9,6 +9,9 @@ import unicodedata
 from functools import lru_cache
 
 _KEEP_SHORT = frozenset({"s", "ss", "us", "is", "os", "as"})
+# Words that negate the word after them inside a term or a phrase: "migraine without aura",
+# "not intractable", "non-intractable", "no complications".
+NEGATORS = frozenset({"no", "non", "not", "without"})
 
 
 @lru_cache(maxsize=200_000)
