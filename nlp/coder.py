@@ -53,9 +53,17 @@ def build_pipeline(linker_path: Path) -> Language:
 
 
 class ChartCoder:
-    def __init__(self, nlp: Language, codeset: CodeSet, scorer: Scorer, model_version: str, *,
-                 setting: Setting = "outpatient", threshold: float | None = None,
-                 top_k: int = DEFAULT_TOP_K) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        codeset: CodeSet,
+        scorer: Scorer,
+        model_version: str,
+        *,
+        setting: Setting = "outpatient",
+        threshold: float | None = None,
+        top_k: int = DEFAULT_TOP_K,
+    ) -> None:
         self.nlp = nlp
         self.codeset = codeset
         self.scorer = scorer
@@ -65,8 +73,9 @@ class ChartCoder:
         self.top_k = top_k
 
     @classmethod
-    def load(cls, cache_dir: str | Path | None = None, data_dir: str | Path | None = None,
-             **options) -> ChartCoder:
+    def load(
+        cls, cache_dir: str | Path | None = None, data_dir: str | Path | None = None, **options
+    ) -> ChartCoder:
         """Load the newest valid artefacts (building them first if there are none)."""
         from nlp.artifacts import load_or_build
 
@@ -80,8 +89,13 @@ class ChartCoder:
         manifest = read_manifest(path)
         codeset: CodeSet = read_pickle(path, "codeset.pkl")
         scorer: Scorer = read_pickle(path, "ranker.pkl")
-        return cls(build_pipeline(path / "linker.pkl"), codeset, scorer,
-                   manifest["model_version"], **options)
+        return cls(
+            build_pipeline(path / "linker.pkl"),
+            codeset,
+            scorer,
+            manifest["model_version"],
+            **options,
+        )
 
     def code(self, charts: list[Chart]) -> list[ChartResult]:
         """Code a batch; a chart that could not be read comes back with its error, uncoded."""
@@ -98,8 +112,9 @@ class ChartCoder:
         results = []
         for chart in charts:
             if chart.error is not None:
-                results.append(ChartResult(chart.chart_id, self.model_version, (), chart.error,
-                                           chart.notes))
+                results.append(
+                    ChartResult(chart.chart_id, self.model_version, (), chart.error, chart.notes)
+                )
             else:
                 results.append(coded[chart.chart_id])
         return results
@@ -152,16 +167,25 @@ class ChartCoder:
             if spec is not None:
                 notes.append(spec)
             info = self.codeset[code]
-            out.append(CodedFinding(
-                code=code, description=info.description, score=float(score),
-                billable=info.billable, hcc=info.hcc, assertion=_assertion(group),  # type: ignore[arg-type]
-                evidence=tuple(Evidence(m.start, m.end, m.section, m.sentence)
-                               for m in sorted(mentions, key=lambda m: m.start)[:MAX_EVIDENCE]),
-                notes=tuple(notes),
-            ))
+            out.append(
+                CodedFinding(
+                    code=code,
+                    description=info.description,
+                    score=float(score),
+                    billable=info.billable,
+                    hcc=info.hcc,
+                    assertion=_assertion(group),  # type: ignore[arg-type]
+                    evidence=tuple(
+                        Evidence(m.start, m.end, m.section, m.sentence)
+                        for m in sorted(mentions, key=lambda m: m.start)[:MAX_EVIDENCE]
+                    ),
+                    notes=tuple(notes),
+                )
+            )
         out.sort(key=lambda f: (-f.score, f.code))
-        return ChartResult(chart.chart_id, self.model_version, tuple(out[: self.top_k]), None,
-                           chart.notes)
+        return ChartResult(
+            chart.chart_id, self.model_version, tuple(out[: self.top_k]), None, chart.notes
+        )
 
     def _resolve_conflicts(self, ranked: list[str]) -> dict[str, list[Note]]:
         """Keep codes best first; drop a code that is Excludes1 with a better supported one,
@@ -173,26 +197,36 @@ class ChartCoder:
             if rival is None:
                 kept[code] = []
             else:
-                kept[rival].append(Note(
-                    "excludes1",
-                    f"{code} ({self.codeset[code].description}) is Excludes1 with {rival}; "
-                    f"kept {rival}, the better supported code.",
-                    (code,),
-                ))
+                kept[rival].append(
+                    Note(
+                        "excludes1",
+                        f"{code} ({self.codeset[code].description}) is Excludes1 with {rival}; "
+                        f"kept {rival}, the better supported code.",
+                        (code,),
+                    )
+                )
         for code in list(kept):
             if not self.rules.is_unspecified(code):
                 continue
-            specific = next((k for k in kept if k != code and k[:3] == code[:3]
-                             and not self.rules.is_unspecified(k)), None)
+            specific = next(
+                (
+                    k
+                    for k in kept
+                    if k != code and k[:3] == code[:3] and not self.rules.is_unspecified(k)
+                ),
+                None,
+            )
             if specific is not None:
                 notes = kept.pop(code)
                 kept[specific].extend(notes)
-                kept[specific].append(Note(
-                    "more-specific-documented",
-                    f"{specific} is documented, so {code} ({self.codeset[code].description}) "
-                    "is not coded.",
-                    (code,),
-                ))
+                kept[specific].append(
+                    Note(
+                        "more-specific-documented",
+                        f"{specific} is documented, so {code} ({self.codeset[code].description}) "
+                        "is not coded.",
+                        (code,),
+                    )
+                )
         return kept
 
 

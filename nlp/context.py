@@ -27,8 +27,12 @@ _CATEGORY_FLAG = {
     "POSSIBLE_EXISTENCE": "uncertain",
     "HISTORICAL": "historical",
 }
-_SECTION_FLAG = {"family": "family", "historical": "historical", "hypothetical": "hypothetical",
-                 "excluded": "hypothetical"}
+_SECTION_FLAG = {
+    "family": "family",
+    "historical": "historical",
+    "hypothetical": "hypothetical",
+    "excluded": "hypothetical",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +104,15 @@ class ConText:
         """The scopes that the sentence's triggers open."""
         lowered = [t.text.lower() for t in words]
         triggers = self._triggers(lowered)
-        modifiers = [t for t in triggers if t.rule.direction not in ("TERMINATE", "PSEUDO")
-                     and t.rule.category not in ("TERMINATE", "PSEUDO")]
-        stops = [t for t in triggers if t.rule.direction == "TERMINATE"
-                 or t.rule.category == "TERMINATE"]
+        modifiers = [
+            t
+            for t in triggers
+            if t.rule.direction not in ("TERMINATE", "PSEUDO")
+            and t.rule.category not in ("TERMINATE", "PSEUDO")
+        ]
+        stops = [
+            t for t in triggers if t.rule.direction == "TERMINATE" or t.rule.category == "TERMINATE"
+        ]
         scopes = []
         n = len(words)
         for trig in modifiers:
@@ -127,11 +136,17 @@ class ConText:
             trigger_start = words[trig.start].idx
             trigger_end = words[trig.end - 1].idx + len(words[trig.end - 1])
             if lo < trig.start:
-                scopes.append(Scope(words[lo].idx, trigger_start, flag, trigger_start,
-                                    trigger_end))
+                scopes.append(Scope(words[lo].idx, trigger_start, flag, trigger_start, trigger_end))
             if hi > trig.end:
-                scopes.append(Scope(words[trig.end].idx, words[hi - 1].idx + len(words[hi - 1]),
-                                    flag, trigger_start, trigger_end))
+                scopes.append(
+                    Scope(
+                        words[trig.end].idx,
+                        words[hi - 1].idx + len(words[hi - 1]),
+                        flag,
+                        trigger_start,
+                        trigger_end,
+                    )
+                )
         return scopes
 
 
@@ -140,10 +155,15 @@ def _assert(mention: Mention, scopes: list[Scope]) -> Mention:
     on both sides of a trigger: `Skin: no suspicious lesions`), unless the trigger is a word
     of the term itself (`migraine without aura`)."""
     flags = {
-        scope.flag for scope in scopes
-        if mention.start < scope.end and scope.start < mention.end
-        and not (mention.negates and mention.start < scope.trigger_start
-                 and scope.trigger_end <= mention.end)
+        scope.flag
+        for scope in scopes
+        if mention.start < scope.end
+        and scope.start < mention.end
+        and not (
+            mention.negates
+            and mention.start < scope.trigger_start
+            and scope.trigger_end <= mention.end
+        )
     }
     if mention.section_context in _SECTION_FLAG:
         flags.add(_SECTION_FLAG[mention.section_context])
@@ -154,8 +174,12 @@ def _assert(mention: Mention, scopes: list[Scope]) -> Mention:
         if flag in flags:
             assertion = flag
             break
-    return replace(mention, assertion=assertion, negated="negated" in flags,
-                   hypothetical="hypothetical" in flags)
+    return replace(
+        mention,
+        assertion=assertion,
+        negated="negated" in flags,
+        hypothetical="hypothetical" in flags,
+    )
 
 
 @Language.factory("chartcoder_context", default_config={})

@@ -31,9 +31,15 @@ class Scores:
     gold: int
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
-                "f1": round(self.f1, 4), "map": round(self.map, 4), "charts": self.charts,
-                "predicted": self.predicted, "gold": self.gold}
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "map": round(self.map, 4),
+            "charts": self.charts,
+            "predicted": self.predicted,
+            "gold": self.gold,
+        }
 
 
 def _align(ranked: Sequence[str], gold: Sequence[str], descendants: bool) -> list[bool]:
@@ -48,8 +54,13 @@ def _align(ranked: Sequence[str], gold: Sequence[str], descendants: bool) -> lis
     return hits
 
 
-def score(predictions: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[str]], *,
-          descendants: bool = True, category: bool = False) -> Scores:
+def score(
+    predictions: Mapping[str, Sequence[str]],
+    gold: Mapping[str, Sequence[str]],
+    *,
+    descendants: bool = True,
+    category: bool = False,
+) -> Scores:
     """Micro P/R/F1 and MAP over the charts of `gold` (a chart with no prediction has none)."""
     tp = n_pred = n_gold = 0
     ap_sum = 0.0
@@ -72,5 +83,6 @@ def score(predictions: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[
     precision = tp / n_pred if n_pred else 0.0
     recall = tp / n_gold if n_gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Scores(precision, recall, f1, ap_sum / len(gold) if gold else 0.0, len(gold), n_pred,
-                  n_gold)
+    return Scores(
+        precision, recall, f1, ap_sum / len(gold) if gold else 0.0, len(gold), n_pred, n_gold
+    )

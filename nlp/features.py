@@ -8,26 +8,59 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlp.coding_rules import CodedMention
 from nlp.codeset import undot
+from nlp.coding_rules import CodedMention
 
 FEATURE_NAMES = (
-    "log_mentions", "log_sentences", "max_groups", "best_compactness",
-    "src_index", "src_tabular", "src_inclusion", "src_learned",
-    "abbreviation", "all_corrected",
-    "res_billable", "res_supported", "res_default", "res_unresolved",
-    "frac_present", "frac_historical", "frac_uncertain", "frac_family",
-    "all_subsumed", "first_position", "in_diagnosis_section", "in_history_section",
-    "log_prior_code", "log_prior_category", "chapter_r", "chapter_z",
-    "max_optional", "log_candidates", "log_terms", "learned_precision", "seen_in_training",
-    "learned_terms", "code_hit_rate", "log_code_candidacies",
+    "log_mentions",
+    "log_sentences",
+    "max_groups",
+    "best_compactness",
+    "src_index",
+    "src_tabular",
+    "src_inclusion",
+    "src_learned",
+    "abbreviation",
+    "all_corrected",
+    "res_billable",
+    "res_supported",
+    "res_default",
+    "res_unresolved",
+    "frac_present",
+    "frac_historical",
+    "frac_uncertain",
+    "frac_family",
+    "all_subsumed",
+    "first_position",
+    "in_diagnosis_section",
+    "in_history_section",
+    "log_prior_code",
+    "log_prior_category",
+    "chapter_r",
+    "chapter_z",
+    "max_optional",
+    "log_candidates",
+    "log_terms",
+    "learned_precision",
+    "seen_in_training",
+    "learned_terms",
+    "code_hit_rate",
+    "log_code_candidacies",
 )
 HIT_RATE_PRIOR = 0.1
 HIT_RATE_WEIGHT = 2.0
-DIAGNOSIS_SECTIONS = frozenset({
-    "assessment", "plan", "assessment_and_plan", "problem_list", "diagnoses", "impression",
-    "discharge_diagnoses", "final_diagnosis",
-})
+DIAGNOSIS_SECTIONS = frozenset(
+    {
+        "assessment",
+        "plan",
+        "assessment_and_plan",
+        "problem_list",
+        "diagnoses",
+        "impression",
+        "discharge_diagnoses",
+        "final_diagnosis",
+    }
+)
 HISTORY_SECTIONS = frozenset({"past_medical_history", "past_surgical_history", "family_history"})
 
 
@@ -46,8 +79,9 @@ def hit_rate(hits: float, count: float) -> float:
     return (hits + HIT_RATE_WEIGHT * HIT_RATE_PRIOR) / (count + HIT_RATE_WEIGHT)
 
 
-def candidate_features(group: list[CodedMention], code: str, text_length: int,
-                       n_candidates: int, priors: CodePriors) -> np.ndarray:
+def candidate_features(
+    group: list[CodedMention], code: str, text_length: int, n_candidates: int, priors: CodePriors
+) -> np.ndarray:
     mentions = [cm.mention for cm in group]
     n = len(mentions)
     sources = {m.source for m in mentions}
@@ -61,18 +95,28 @@ def candidate_features(group: list[CodedMention], code: str, text_length: int,
         math.log1p(len({m.sentence for m in mentions})),
         max(m.n_groups for m in mentions),
         max(m.n_groups / m.span_words for m in mentions),
-        "index" in sources, "tabular" in sources, "inclusion" in sources, "learned" in sources,
-        any(m.abbreviation for m in mentions), all(m.corrected for m in mentions),
-        "billable" in resolutions, "supported" in resolutions, "default" in resolutions,
+        "index" in sources,
+        "tabular" in sources,
+        "inclusion" in sources,
+        "learned" in sources,
+        any(m.abbreviation for m in mentions),
+        all(m.corrected for m in mentions),
+        "billable" in resolutions,
+        "supported" in resolutions,
+        "default" in resolutions,
         "unresolved" in resolutions,
-        assertions["present"] / n, assertions["historical"] / n, assertions["uncertain"] / n,
+        assertions["present"] / n,
+        assertions["historical"] / n,
+        assertions["uncertain"] / n,
         assertions["family"] / n,
         all(m.subsumed for m in mentions),
         min(m.start for m in mentions) / max(text_length, 1),
-        bool(sections & DIAGNOSIS_SECTIONS), bool(sections & HISTORY_SECTIONS),
+        bool(sections & DIAGNOSIS_SECTIONS),
+        bool(sections & HISTORY_SECTIONS),
         math.log1p(priors.code_counts.get(code, 0)),
         math.log1p(priors.category_counts.get(plain[:3], 0)),
-        plain.startswith("R"), plain.startswith("Z"),
+        plain.startswith("R"),
+        plain.startswith("Z"),
         max(m.optional_hits for m in mentions),
         math.log1p(n_candidates),
         math.log1p(len({m.term_id for m in mentions})),

@@ -68,8 +68,9 @@ class TermTokenizer:
             after_negator = token.text.lower() in NEGATORS
         return words
 
-    def term(self, code: str, text: str, source: str,
-             variant_groups: Iterable[Iterable[str]] = ()) -> Term | None:
+    def term(
+        self, code: str, text: str, source: str, variant_groups: Iterable[Iterable[str]] = ()
+    ) -> Term | None:
         """A term from free text; parenthesised words become optional.
 
         `variant_groups`: word lists of which any one word must appear (`Diabetes, diabetic`).
@@ -88,8 +89,9 @@ class TermTokenizer:
                 groups.append((word,))
         if not groups:
             return None
-        return Term(code, tuple(groups), tuple(dict.fromkeys(optional)), source, text,
-                    negated=negated)
+        return Term(
+            code, tuple(groups), tuple(dict.fromkeys(optional)), source, text, negated=negated
+        )
 
 
 def split_variants(components: list[str]) -> tuple[str, list[list[str]]]:
@@ -103,8 +105,9 @@ def split_variants(components: list[str]) -> tuple[str, list[list[str]]]:
     groups: list[list[str]] = []
     for component in components:
         parts = [p.strip() for p in component.split(",")]
-        if len(parts) > 1 and all(" " not in p and p[:4].lower() == parts[0][:4].lower()
-                                  for p in parts):
+        if len(parts) > 1 and all(
+            " " not in p and p[:4].lower() == parts[0][:4].lower() for p in parts
+        ):
             groups.append(parts)
         else:
             plain.append(component.replace(",", " "))
@@ -116,8 +119,9 @@ def read_index(data_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def index_terms(rows: list[dict[str, str]], tokenizer: TermTokenizer,
-                codeset: CodeSet) -> Iterator[Term]:
+def index_terms(
+    rows: list[dict[str, str]], tokenizer: TermTokenizer, codeset: CodeSet
+) -> Iterator[Term]:
     """Terms of the Alphabetic Index; codes are kept as printed (partial codes end in '-')."""
     by_path: dict[tuple[str, ...], str] = {}
     for row in rows:
@@ -136,8 +140,9 @@ def index_terms(rows: list[dict[str, str]], tokenizer: TermTokenizer,
             yield term
 
 
-def neoplasm_terms(data_dir: Path, tokenizer: TermTokenizer,
-                   behaviors: dict[str, tuple[str, ...]]) -> Iterator[Term]:
+def neoplasm_terms(
+    data_dir: Path, tokenizer: TermTokenizer, behaviors: dict[str, tuple[str, ...]]
+) -> Iterator[Term]:
     """Terms of the Table of Neoplasms: a site plus a word of the column's behaviour."""
     with gzip.open(data_dir / NEOPLASM_FILE, "rt", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -148,8 +153,9 @@ def neoplasm_terms(data_dir: Path, tokenizer: TermTokenizer,
             code = row[column].strip().rstrip("-").rstrip(".")
             if not code or code.startswith("-"):
                 continue
-            term = tokenizer.term(code, f"{plain} {row['nemod']}", "neoplasm",
-                                  [*variants, list(words)])
+            term = tokenizer.term(
+                code, f"{plain} {row['nemod']}", "neoplasm", [*variants, list(words)]
+            )
             if term is not None:
                 yield term
 
@@ -165,9 +171,13 @@ def tabular_terms(codeset: CodeSet, tokenizer: TermTokenizer) -> Iterator[Term]:
                 yield term
 
 
-def build_terms(codeset: CodeSet, tokenizer: TermTokenizer, data_dir: Path | None,
-                extra: Iterable[Term] = (),
-                behaviors: dict[str, tuple[str, ...]] | None = None) -> list[Term]:
+def build_terms(
+    codeset: CodeSet,
+    tokenizer: TermTokenizer,
+    data_dir: Path | None,
+    extra: Iterable[Term] = (),
+    behaviors: dict[str, tuple[str, ...]] | None = None,
+) -> list[Term]:
     """All terms, de-duplicated on (code, groups). Without a data folder: the tabular list only."""
     terms: dict[tuple[str, tuple[tuple[str, ...], ...]], Term] = {}
     sources: list[Iterable[Term]] = []
@@ -182,7 +192,14 @@ def build_terms(codeset: CodeSet, tokenizer: TermTokenizer, data_dir: Path | Non
                 continue
             key = (canonical, term.groups)
             if key not in terms:
-                terms[key] = Term(canonical, term.groups, term.optional, term.source, term.text,
-                                  term.weight, term.negated)
+                terms[key] = Term(
+                    canonical,
+                    term.groups,
+                    term.optional,
+                    term.source,
+                    term.text,
+                    term.weight,
+                    term.negated,
+                )
     log.info("built %d terms", len(terms))
     return list(terms.values())

@@ -50,9 +50,14 @@ class NgramReader:
         return out
 
 
-def learn_terms(charts: list[CodedChart], grams: list[frozenset[tuple[str, ...]]],
-                codeset: CodeSet, *, min_charts: int = MIN_CHARTS,
-                min_precision: float = MIN_PRECISION) -> list[Term]:
+def learn_terms(
+    charts: list[CodedChart],
+    grams: list[frozenset[tuple[str, ...]]],
+    codeset: CodeSet,
+    *,
+    min_charts: int = MIN_CHARTS,
+    min_precision: float = MIN_PRECISION,
+) -> list[Term]:
     """Learned terms from charts and their n-gram sets (aligned lists)."""
     df: Counter[tuple[str, ...]] = Counter()
     for chart_grams in grams:
@@ -67,7 +72,7 @@ def learn_terms(charts: list[CodedChart], grams: list[frozenset[tuple[str, ...]]
         together.update((g, c) for g in kept for c in codes)
     terms = []
     for (gram, code), n in together.items():
-        if n < min_charts or len(gram) == 1 and (len(gram[0]) < 3 or gram[0].isdigit()):
+        if n < min_charts or (len(gram) == 1 and (len(gram[0]) < 3 or gram[0].isdigit())):
             continue
         precision = n / (df[gram] + 1)
         if precision >= min_precision:

@@ -69,9 +69,16 @@ class AbbreviationExpander:
 
 
 class Linker:
-    def __init__(self, nlp: Language, name: str, *, candidate_generator: CandidateGenerator,
-                 resolver: SpecificityResolver, abbreviations: AbbreviationExpander,
-                 variants: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        *,
+        candidate_generator: CandidateGenerator,
+        resolver: SpecificityResolver,
+        abbreviations: AbbreviationExpander,
+        variants: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.generator = candidate_generator
         self.resolver = resolver
@@ -85,11 +92,15 @@ class Linker:
     def find(self, doc: Doc) -> list[Mention]:
         sections = doc._.sections or []
         sentences = list(doc.sents)
-        slots_per_sentence, offsets_per_sentence, flags_per_sentence = [], [], []
+        slots_per_sentence: list[SentenceWords] = []
+        offsets_per_sentence: list[list[tuple[int, int]]] = []
+        flags_per_sentence: list[list[tuple[bool, bool]]] = []
         norms = [normalize(t.text) for t in doc if is_word(t.text)]
         corrections = self.generator.correct(norms)
         for sent in sentences:
-            slots, offsets, flags = [], [], []
+            slots: list[tuple[str, ...]] = []
+            offsets: list[tuple[int, int]] = []
+            flags: list[tuple[bool, bool]] = []
             negated: set[int] = set()
             after_negator = False
             for token in sent:
@@ -122,14 +133,31 @@ class Linker:
             slots = slots_per_sentence[index].slots
             words = {form for forms in slots for form in forms}
             for match, subsumed in _specific_first(matches):
-                mentions.append(self._mention(match, subsumed, index, words, slots,
-                                              offsets_per_sentence[index],
-                                              flags_per_sentence[index], sections))
+                mentions.append(
+                    self._mention(
+                        match,
+                        subsumed,
+                        index,
+                        words,
+                        slots,
+                        offsets_per_sentence[index],
+                        flags_per_sentence[index],
+                        sections,
+                    )
+                )
         return mentions
 
-    def _mention(self, match: TermMatch, subsumed: bool, sentence: int, words: set[str],
-                 slots: list[tuple[str, ...]], offsets: list[tuple[int, int]],
-                 flags: list[tuple[bool, bool]], sections: list) -> Mention:
+    def _mention(
+        self,
+        match: TermMatch,
+        subsumed: bool,
+        sentence: int,
+        words: set[str],
+        slots: list[tuple[str, ...]],
+        offsets: list[tuple[int, int]],
+        flags: list[tuple[bool, bool]],
+        sections: list,
+    ) -> Mention:
         term = self.generator.terms[match.term_id]
         resolution = self.resolver.resolve(term.code, words)
         start = offsets[match.positions[0]][0]
@@ -161,8 +189,14 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
     from nlp.artifacts import load_linker_parts
 
     parts = load_linker_parts(path)
-    return Linker(nlp, name, candidate_generator=parts["generator"], resolver=parts["resolver"],
-                  abbreviations=parts["abbreviations"], variants=parts["variants"])
+    return Linker(
+        nlp,
+        name,
+        candidate_generator=parts["generator"],
+        resolver=parts["resolver"],
+        abbreviations=parts["abbreviations"],
+        variants=parts["variants"],
+    )
 
 
 def _specific_first(matches: list[TermMatch]) -> list[tuple[TermMatch, bool]]:

@@ -9,7 +9,7 @@ about being uncalibrated.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
@@ -34,8 +34,13 @@ FOLDS = 5
 
 
 def _model(seed: int) -> CalibratedClassifierCV:
-    base = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
-                                          l2_regularization=1.0, random_state=seed)
+    base = HistGradientBoostingClassifier(
+        max_iter=200,
+        learning_rate=0.08,
+        max_leaf_nodes=31,
+        l2_regularization=1.0,
+        random_state=seed,
+    )
     return CalibratedClassifierCV(base, method="isotonic", cv=3)
 
 
@@ -50,16 +55,25 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray, n_gold: int) -> tuple
 
 
 class Ranker:
-    def __init__(self, model: CalibratedClassifierCV, priors: CodePriors, threshold: float,
-                 version: str) -> None:
+    def __init__(
+        self, model: CalibratedClassifierCV, priors: CodePriors, threshold: float, version: str
+    ) -> None:
         self.model = model
         self.priors = priors
         self.threshold = threshold
         self.version = version
 
     @classmethod
-    def fit(cls, features: np.ndarray, labels: np.ndarray, groups: np.ndarray,
-            priors: CodePriors, version: str, n_gold: int, seed: int = 0) -> Ranker:
+    def fit(
+        cls,
+        features: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        priors: CodePriors,
+        version: str,
+        n_gold: int,
+        seed: int = 0,
+    ) -> Ranker:
         """Fit on all candidates; pick the threshold for F1 on out-of-fold scores.
 
         `n_gold` counts every gold code of the training charts, found or not, so the threshold
@@ -67,13 +81,24 @@ class Ranker:
         """
         # OpenMP threads thrash when other processes share the two cores: fit on one.
         with threadpool_limits(limits=1):
-            held_out = cross_val_predict(_model(seed), features, labels, groups=groups,
-                                         cv=GroupKFold(n_splits=FOLDS),
-                                         method="predict_proba")[:, 1]
+            held_out = cross_val_predict(
+                _model(seed),
+                features,
+                labels,
+                groups=groups,
+                cv=GroupKFold(n_splits=FOLDS),
+                method="predict_proba",
+            )[:, 1]
             model = _model(seed).fit(features, labels)
         threshold, f1 = best_threshold(held_out, labels, n_gold)
-        log.info("ranker trained on %d candidates (%d positive); threshold %.2f gives "
-                 "out-of-fold F1 %.3f", len(labels), int(labels.sum()), threshold, f1)
+        log.info(
+            "ranker trained on %d candidates (%d positive); threshold %.2f gives "
+            "out-of-fold F1 %.3f",
+            len(labels),
+            int(labels.sum()),
+            threshold,
+            f1,
+        )
         return cls(model, priors, threshold, version)
 
     def score(self, features: np.ndarray) -> np.ndarray:
@@ -86,10 +111,18 @@ class Ranker:
 class HeuristicRanker:
     """Hand-set logistic weights over the same features; used only without training charts."""
 
-    WEIGHTS = {
-        "log_mentions": 0.8, "max_groups": 0.35, "best_compactness": 1.0, "src_index": 0.6,
-        "res_billable": 0.3, "res_supported": 0.4, "res_unresolved": -1.0, "all_subsumed": -1.5,
-        "all_corrected": -0.8, "in_diagnosis_section": 0.8, "chapter_r": -0.4,
+    WEIGHTS: ClassVar[dict[str, float]] = {
+        "log_mentions": 0.8,
+        "max_groups": 0.35,
+        "best_compactness": 1.0,
+        "src_index": 0.6,
+        "res_billable": 0.3,
+        "res_supported": 0.4,
+        "res_unresolved": -1.0,
+        "all_subsumed": -1.5,
+        "all_corrected": -0.8,
+        "in_diagnosis_section": 0.8,
+        "chapter_r": -0.4,
     }
 
     def __init__(self, version: str = "heuristic-v1") -> None:

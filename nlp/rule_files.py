@@ -92,8 +92,10 @@ class SectionRule:
         context = data.get("context")
         if not isinstance(name, str) or not name:
             raise ResourceError(f"section needs a 'name', got {data!r}")
-        if not isinstance(headers, list) or not headers or not all(
-            isinstance(h, str) and h for h in headers
+        if (
+            not isinstance(headers, list)
+            or not headers
+            or not all(isinstance(h, str) and h for h in headers)
         ):
             raise ResourceError(f"section {name!r} needs a non-empty list of 'headers'")
         if context not in SECTION_CONTEXTS:

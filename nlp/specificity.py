@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from nlp.codeset import CodeSet
 from nlp.knowledge_base import TermTokenizer
 
-_DEFAULT_WORDS = ("unspecified", "initial encounter")
+# What the coder picks when the text says no more, best first.
+_DEFAULT_WORDS = ("without complications", "unspecified", "initial encounter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ class Resolution:
 class ChildWords:
     code: str
     words: frozenset[str]
-    is_default: bool
+    default_rank: int  # position in _DEFAULT_WORDS, len(_DEFAULT_WORDS) when not a default
 
 
 class SpecificityResolver:
@@ -45,8 +46,11 @@ class SpecificityResolver:
             for child in info.children:
                 description = codeset[child].description.lower()
                 words = frozenset(tokenizer.words(description)) - parent_words
-                is_default = any(w in description for w in _DEFAULT_WORDS)
-                entries.append(ChildWords(child, words, is_default))
+                rank = next(
+                    (i for i, w in enumerate(_DEFAULT_WORDS) if w in description),
+                    len(_DEFAULT_WORDS),
+                )
+                entries.append(ChildWords(child, words, rank))
             children[code] = tuple(entries)
         return cls(children)
 
@@ -67,18 +71,22 @@ class SpecificityResolver:
     def _best_child(self, code: str, words: Collection[str]) -> tuple[str | None, float]:
         best: str | None = None
         best_key: tuple[float, int, int] = (0.0, 0, 0)
-        default: str | None = None
+        default: ChildWords | None = None
         for child in self.children[code]:
-            if child.is_default and default is None:
-                default = child.code
+            if child.default_rank < len(_DEFAULT_WORDS) and (
+                default is None or child.default_rank < default.default_rank
+            ):
+                default = child
             if not child.words:
                 continue
-            hits = sum(1 for w in child.words if w in words)
-            if hits == 0:
+            hit_words = [w for w in child.words if w in words]
+            # a number alone ("2" of "type 2") does not tell children apart
+            if not any(not w[:1].isdigit() for w in hit_words):
                 continue
+            hits = len(hit_words)
             key = (hits / len(child.words), hits, -len(child.words))
             if key > best_key:
                 best, best_key = child.code, key
         if best is not None:
             return best, best_key[0]
-        return default, 0.0
+        return (default.code if default else None), 0.0

@@ -30,7 +30,7 @@ from nlp.features import FEATURE_NAMES, CodePriors, hit_rate
 from nlp.knowledge_base import Term, TermTokenizer, build_terms
 from nlp.learning import NgramReader, learn_terms, word_frequency
 from nlp.linking import AbbreviationExpander
-from nlp.ranking import HeuristicRanker, Ranker
+from nlp.ranking import HeuristicRanker, Ranker, Scorer
 from nlp.rule_files import load_abbreviations, load_term_stopwords, load_word_variants
 from nlp.specificity import SpecificityResolver
 
@@ -40,8 +40,13 @@ RANKER_VERSION = "hgb-v2"
 FOLDS = 5
 
 
-def build(cache_dir: str | Path | None = None, data_dir: Path | None = None, *,
-          train_only: bool = False, force: bool = True) -> Bundle:
+def build(
+    cache_dir: str | Path | None = None,
+    data_dir: Path | None = None,
+    *,
+    train_only: bool = False,
+    force: bool = True,
+) -> Bundle:
     """Build every artefact; with `force=False` an up-to-date build is reused."""
     stamp = current_stamp(data_dir)
     splits = ("train",) if train_only else ("train", "dev")
@@ -61,8 +66,13 @@ def build(cache_dir: str | Path | None = None, data_dir: Path | None = None, *,
         "abbreviations": AbbreviationExpander(load_abbreviations(), tokenizer),
         "variants": load_word_variants(),
     }
-    log.info("knowledge base: %d codes, %d terms (%.1f s)", len(codeset), len(base_terms),
-             time.perf_counter() - started)
+    log.info(
+        "knowledge base: %d codes, %d terms (%.1f s)",
+        len(codeset),
+        len(base_terms),
+        time.perf_counter() - started,
+    )
+    ranker: Scorer
     if has_codiesp(data_dir):
         assert data_dir is not None
         charts = [c for split in splits for c in read_codiesp(data_dir, split)]
@@ -77,10 +87,17 @@ def build(cache_dir: str | Path | None = None, data_dir: Path | None = None, *,
     terms = _merge(base_terms, learned)
     linker = {"generator": CandidateGenerator(terms, stopwords, frequency), **shared}
     model_version = f"chartcoder-{stamp['chartcoder']}+{stamp['rules'][:6]}.{version}"
-    return write_bundle({"codeset.pkl": codeset, "linker.pkl": linker, "ranker.pkl": ranker},
-                        stamp, model_version, cache_dir,
-                        extra={"terms": len(terms), "learned_terms": len(learned),
-                               "seconds": round(time.perf_counter() - started, 1)})
+    return write_bundle(
+        {"codeset.pkl": codeset, "linker.pkl": linker, "ranker.pkl": ranker},
+        stamp,
+        model_version,
+        cache_dir,
+        extra={
+            "terms": len(terms),
+            "learned_terms": len(learned),
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
 
 
 def _merge(base: list[Term], learned: list[Term]) -> list[Term]:
@@ -99,9 +116,15 @@ def gold_priors(charts: list[CodedChart], codeset: CodeSet) -> CodePriors:
     return priors
 
 
-def train_ranker(codeset: CodeSet, base_terms: list[Term], shared: dict[str, Any],
-                 charts: list[CodedChart], grams: list, stopwords: frozenset[str],
-                 frequency: Counter[str]) -> Ranker:
+def train_ranker(
+    codeset: CodeSet,
+    base_terms: list[Term],
+    shared: dict[str, Any],
+    charts: list[CodedChart],
+    grams: list,
+    stopwords: frozenset[str],
+    frequency: Counter[str],
+) -> Ranker:
     """Fit the ranker on out-of-fold candidates of the coded charts."""
     from nlp.coder import ChartCoder, build_pipeline
 
@@ -112,8 +135,7 @@ def train_ranker(codeset: CodeSet, base_terms: list[Term], shared: dict[str, Any
     with tempfile.TemporaryDirectory() as tmp:
         for fold in range(FOLDS):
             inside = [i for i in range(len(charts)) if fold_of[i] != fold]
-            learned = learn_terms([charts[i] for i in inside], [grams[i] for i in inside],
-                                  codeset)
+            learned = learn_terms([charts[i] for i in inside], [grams[i] for i in inside], codeset)
             generator = CandidateGenerator(_merge(base_terms, learned), stopwords, frequency)
             linker = {"generator": generator, **shared}
             path = Path(tmp) / f"linker-{fold}.pkl"
@@ -136,8 +158,7 @@ def train_ranker(codeset: CodeSet, base_terms: list[Term], shared: dict[str, Any
         priors.candidate_counts[code] += 1
         priors.candidate_hits[code] += label
     # each row sees the hit rates of the other charts only (leave one chart out)
-    rate, count = FEATURE_NAMES.index("code_hit_rate"), FEATURE_NAMES.index(
-        "log_code_candidacies")
+    rate, count = FEATURE_NAMES.index("code_hit_rate"), FEATURE_NAMES.index("log_code_candidacies")
     for row, (code, label) in enumerate(zip(codes, labels, strict=True)):
         others = priors.candidate_counts[code] - 1
         features[row, rate] = hit_rate(priors.candidate_hits[code] - label, others)
@@ -148,5 +169,6 @@ def train_ranker(codeset: CodeSet, base_terms: list[Term], shared: dict[str, Any
 
 def _without(priors: CodePriors, chart: CodedChart, codeset: CodeSet) -> CodePriors:
     own = gold_priors([chart], codeset)
-    return CodePriors(priors.code_counts - own.code_counts,
-                      priors.category_counts - own.category_counts)
+    return CodePriors(
+        priors.code_counts - own.code_counts, priors.category_counts - own.category_counts
+    )

@@ -1,0 +1,118 @@
+"""`chartcoder code` and `chartcoder evaluate` end to end, on the fixture artefacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+
+CHARTS = Path(__file__).parents[1] / "fixtures" / "charts"
+
+
+@pytest.fixture
+def cache(fixture_build) -> str:
+    return str(fixture_build.path.parent.parent)
+
+
+def read_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_code_writes_one_record_per_chart_in_input_order(tmp_path, cache):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "binary.txt").write_bytes(b"\x00\x01")
+    out = tmp_path / "out" / "codes.jsonl"
+    status = main(
+        [
+            "code",
+            str(CHARTS),
+            str(bad),
+            "--output",
+            str(out),
+            "--cache",
+            cache,
+            "--threshold",
+            "0",
+            "--top-k",
+            "5",
+        ]
+    )
+    assert status == 0
+    records = read_records(out)
+    assert [r["chart_id"] for r in records] == ["clinic/htn", "empty", "family", "binary"]
+    htn, empty, family, binary = records
+    assert htn["error"] is None and "I10" in [c["code"] for c in htn["codes"]]
+    assert "R07.9" not in [c["code"] for c in htn["codes"]]  # "denies chest pain"
+    assert len(htn["codes"]) <= 5
+    first = htn["codes"][0]
+    assert set(first) == {
+        "code",
+        "description",
+        "score",
+        "billable",
+        "hcc",
+        "assertion",
+        "evidence",
+        "notes",
+    }
+    assert empty == {
+        "chart_id": "empty",
+        "model_version": htn["model_version"],
+        "codes": [],
+        "error": "empty chart: no text to code",
+        "notes": [],
+    }
+    assert "Z80.0" in [c["code"] for c in family["codes"]]
+    assert binary["error"] == "binary content (NUL bytes): not a text chart"
+
+
+def test_scores_are_ranked_and_above_the_threshold(tmp_path, cache):
+    out = tmp_path / "codes.jsonl"
+    assert (
+        main(
+            ["code", str(CHARTS / "clinic"), "-o", str(out), "--cache", cache, "--threshold", "0.3"]
+        )
+        == 0
+    )
+    (record,) = read_records(out)
+    scores = [c["score"] for c in record["codes"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(s >= 0.3 for s in scores)
+
+
+def test_usage_errors_exit_non_zero(tmp_path, cache, capsys):
+    assert (
+        main(["code", str(tmp_path / "missing"), "-o", str(tmp_path / "o.jsonl"), "--cache", cache])
+        == 2
+    )
+    assert "no such file or folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["code", str(CHARTS), "-o", str(tmp_path / "o.jsonl"), "--threshold", "2"])
+    assert exit_info.value.code == 2
+
+
+def test_evaluate_prints_scores(tmp_path, capsys):
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text(
+        json.dumps(
+            {
+                "chart_id": "a",
+                "model_version": "m",
+                "error": None,
+                "codes": [{"code": "R51.9"}, {"code": "X00"}],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    gold = tmp_path / "gold.tsv"
+    gold.write_text("doc_id\ticd10cm_code\tstatus\na\tR51\tcategory_nonleaf\n", encoding="utf-8")
+    assert main(["evaluate", str(predictions), str(gold)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["code"]["recall"] == 1.0 and report["code"]["precision"] == 0.5
+    assert report["code_exact"]["recall"] == 0.0
+    assert report["code"]["map"] == 1.0

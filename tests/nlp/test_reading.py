@@ -1,0 +1,89 @@
+"""Reading charts: ids, order, encodings and every bad-input case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlp.reading import ChartSourceError, decode_chart, read_charts
+
+
+def test_folder_gives_relative_ids_sorted_by_path(tmp_path: Path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "two.txt").write_text("Fever.", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("Cough.", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("not a chart", encoding="utf-8")
+    charts = list(read_charts([tmp_path]))
+    assert [c.chart_id for c in charts] == ["a", "b/two"]
+    assert [c.text for c in charts] == ["Cough.", "Fever."]
+
+
+def test_txt_file_id_is_its_stem(tmp_path: Path):
+    path = tmp_path / "visit-1.txt"
+    path.write_text("Fever.", encoding="utf-8")
+    (chart,) = read_charts([path])
+    assert chart.chart_id == "visit-1"
+
+
+def test_jsonl_records_keep_their_ids_and_bad_lines_are_reported(tmp_path: Path):
+    path = tmp_path / "charts.jsonl"
+    path.write_text(
+        json.dumps({"id": "c1", "text": "Fever."})
+        + "\n"
+        + "{not json\n"
+        + json.dumps({"text": "no id"})
+        + "\n"
+        + json.dumps({"id": 7, "text": 3})
+        + "\n",
+        encoding="utf-8",
+    )
+    charts = list(read_charts([path]))
+    assert [c.chart_id for c in charts] == ["c1", "charts.jsonl:2", "charts.jsonl:3", "7"]
+    assert charts[0].error is None
+    assert charts[1].error.startswith("malformed JSON line")
+    assert charts[2].error == "JSON record has no 'id'"
+    assert charts[3].error == "record text is int, not a string"
+
+
+def test_utf8_with_bom_is_read_without_the_bom():
+    chart = decode_chart("c", "\ufeffFièvre.".encode())
+    assert chart.text == "Fièvre." and chart.error is None and chart.notes == ()
+
+
+def test_cp1252_falls_back_with_a_note():
+    chart = decode_chart("c", "Caf\xe9 au lait spots.".encode("cp1252"))
+    assert chart.text == "Café au lait spots."
+    assert chart.notes == ("not valid UTF-8: read as cp1252",)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", "empty chart: no text to code"),
+        (b"  \n\t ", "empty chart: no text to code"),
+        (b"PK\x03\x04\x00", "binary content (NUL bytes): not a text chart"),
+        (b"x" * 11, "too large: 11 bytes, the limit is 10"),
+    ],
+)
+def test_unreadable_charts_carry_their_reason(data: bytes, error: str):
+    chart = decode_chart("bad", data, max_bytes=10)
+    assert chart.error == error
+    assert chart.text == ""
+
+
+def test_a_huge_file_is_refused_without_reading_it(tmp_path: Path):
+    path = tmp_path / "huge.txt"
+    path.write_bytes(b"a" * 100)
+    (chart,) = read_charts([path], max_bytes=50)
+    assert chart.error == "too large: 100 bytes, the limit is 50"
+
+
+def test_missing_or_unsupported_paths_raise(tmp_path: Path):
+    with pytest.raises(ChartSourceError, match="no such file or folder"):
+        list(read_charts([tmp_path / "missing.txt"]))
+    other = tmp_path / "chart.pdf"
+    other.write_bytes(b"%PDF")
+    with pytest.raises(ChartSourceError, match=r"not a \.txt file, a \.jsonl file or a folder"):
+        list(read_charts([other]))
