@@ -1,6 +1,6 @@
 """A one-screen view of `chartcoder code` results: each chart's codes with their evidence.
 
-    python -m flows.show out/examples.jsonl
+python -m flows.show out/examples.jsonl
 """
 
 from __future__ import annotations
