@@ -1,8 +1,8 @@
 """The `chartcoder` command line: a thin layer over `nlp`.
 
-    chartcoder train [--train-only] [--force]
-    chartcoder code PATH... --output FILE.jsonl [--threshold P] [--top-k K] [--inpatient]
-    chartcoder evaluate PRED.jsonl GOLD.tsv
+chartcoder train [--train-only] [--force]
+chartcoder code PATH... --output FILE.jsonl [--threshold P] [--top-k K] [--inpatient]
+chartcoder evaluate PRED.jsonl GOLD.tsv
 """
 
 from __future__ import annotations
@@ -40,36 +40,50 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="build the knowledge base and train the ranker")
-    train.add_argument("--train-only", action="store_true",
-                       help="train on CodiEsp train only (keep dev out for honest dev numbers)")
+    train.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train on CodiEsp train only (keep dev out for honest dev numbers)",
+    )
     train.add_argument("--force", action="store_true", help="rebuild even if up to date")
     train.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
     train.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
 
     code = sub.add_parser("code", help="code charts to ICD-10-CM")
-    code.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                      help=".txt file, .jsonl file of {id, text} records, or folder")
+    code.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help=".txt file, .jsonl file of {id, text} records, or folder",
+    )
     code.add_argument("--output", "-o", required=True, type=Path, help="JSON lines to write")
     code.add_argument("--threshold", type=_probability, help="minimum score (default: trained)")
     code.add_argument("--top-k", type=_positive, default=30, help="codes per chart at most")
-    code.add_argument("--inpatient", action="store_true",
-                      help="code uncertain diagnoses as established (inpatient guideline)")
+    code.add_argument(
+        "--inpatient",
+        action="store_true",
+        help="code uncertain diagnoses as established (inpatient guideline)",
+    )
     code.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
     code.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
 
     evaluate = sub.add_parser("evaluate", help="score predictions against gold codes")
     evaluate.add_argument("predictions", type=Path, metavar="PRED.jsonl")
     evaluate.add_argument("gold", type=Path, metavar="GOLD.tsv")
-    evaluate.add_argument("--exact", action="store_true",
-                          help="count only exact matches in the headline figures")
+    evaluate.add_argument(
+        "--exact", action="store_true", help="count only exact matches in the headline figures"
+    )
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return {"train": run_train, "code": run_code, "evaluate": run_evaluate}[args.command](args)
     except UsageError as exc:
@@ -87,12 +101,17 @@ def run_train(args: argparse.Namespace) -> int:
 
     data = settings.data_dir(args.data)
     if data is None:
-        log.warning("no data folder (%s): building from the ICD-10-CM tabular list alone",
-                    settings.DATA_ENV)
-    bundle = build(cache_dir=args.cache, data_dir=data, train_only=args.train_only,
-                   force=args.force)
-    print(json.dumps({"artifacts": str(bundle.path),
-                      "model_version": bundle.manifest["model_version"]}))
+        log.warning(
+            "no data folder (%s): building from the ICD-10-CM tabular list alone", settings.DATA_ENV
+        )
+    bundle = build(
+        cache_dir=args.cache, data_dir=data, train_only=args.train_only, force=args.force
+    )
+    print(
+        json.dumps(
+            {"artifacts": str(bundle.path), "model_version": bundle.manifest["model_version"]}
+        )
+    )
     return 0
 
 
@@ -103,9 +122,13 @@ def run_code(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
-    coder = ChartCoder.load(cache_dir=args.cache, data_dir=args.data,
-                            setting="inpatient" if args.inpatient else "outpatient",
-                            threshold=args.threshold, top_k=args.top_k)
+    coder = ChartCoder.load(
+        cache_dir=args.cache,
+        data_dir=args.data,
+        setting="inpatient" if args.inpatient else "outpatient",
+        threshold=args.threshold,
+        top_k=args.top_k,
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     counts = {"charts": 0, "errors": 0, "codes": 0}
     progress = _progress()
@@ -124,8 +147,13 @@ def run_code(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    log.info("coded %d charts (%d with errors, %d codes) into %s", counts["charts"],
-             counts["errors"], counts["codes"], args.output)
+    log.info(
+        "coded %d charts (%d with errors, %d codes) into %s",
+        counts["charts"],
+        counts["errors"],
+        counts["codes"],
+        args.output,
+    )
     return 0
 
 
@@ -184,16 +212,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     gold = read_gold(args.gold)
     predictions = read_predictions(args.predictions)
     report = {}
-    for name, descendants, category in (("code", not args.exact, False),
-                                        ("code_exact", False, False),
-                                        ("category", False, True)):
-        report[name] = score(predictions, gold, descendants=descendants,
-                             category=category).as_dict()
+    for name, descendants, category in (
+        ("code", not args.exact, False),
+        ("code_exact", False, False),
+        ("category", False, True),
+    ):
+        report[name] = score(
+            predictions, gold, descendants=descendants, category=category
+        ).as_dict()
     for name, figures in report.items():
-        print(f"{name:11s} P={figures['precision']:.3f} R={figures['recall']:.3f} "
-              f"F1={figures['f1']:.3f} MAP={figures['map']:.3f} "
-              f"(charts {figures['charts']}, predicted {figures['predicted']}, "
-              f"gold {figures['gold']})")
+        print(
+            f"{name:11s} P={figures['precision']:.3f} R={figures['recall']:.3f} "
+            f"F1={figures['f1']:.3f} MAP={figures['map']:.3f} "
+            f"(charts {figures['charts']}, predicted {figures['predicted']}, "
+            f"gold {figures['gold']})"
+        )
     print(json.dumps(report))
     return 0
 
