@@ -43,7 +43,10 @@ class TermMatch:
 
 
 class SpellingCorrector:
-    """Maps a word outside the vocabulary to its nearest vocabulary word, if close enough."""
+    """Maps a word outside the vocabulary to its nearest vocabulary word, if close enough.
+
+    Close enough: cosine of character 3-gram TF-IDF vectors >= threshold, same first letter,
+    length within one (a typo, not another word: `splint` is not `splinter`)."""
 
     def __init__(self, vocabulary: Sequence[str], threshold: float = FUZZY_THRESHOLD) -> None:
         self.words = [w for w in vocabulary if len(w) >= MIN_FUZZY_LENGTH - 1 and w.isalpha()]
@@ -63,7 +66,11 @@ class SpellingCorrector:
                 if end > start:
                     k = int(np.argmax(sims.data[start:end]))
                     candidate = self.words[sims.indices[start + k]]
-                    if sims.data[start + k] >= self.threshold and candidate[0] == word[0]:
+                    if (
+                        sims.data[start + k] >= self.threshold
+                        and candidate[0] == word[0]
+                        and abs(len(candidate) - len(word)) <= 1
+                    ):
                         best = candidate
                 self.cache[word] = best
         return {w: c for w in words if (c := self.cache[w]) is not None}

@@ -206,6 +206,11 @@ class ChartCoder:
                     )
                 )
         for code in list(kept):
+            if not self.codeset[code].billable and any(
+                k != code and k.startswith(code) for k in kept
+            ):
+                kept.pop(code)  # a category gives way to its own documented code
+                continue
             if not self.rules.is_unspecified(code):
                 continue
             specific = next(

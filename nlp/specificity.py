@@ -80,8 +80,11 @@ class SpecificityResolver:
             if not child.words:
                 continue
             hit_words = [w for w in child.words if w in words]
-            # a number alone ("2" of "type 2") does not tell children apart
-            if not any(not w[:1].isdigit() for w in hit_words):
+            # a number alone ("2" of "type 2") does not tell children apart, and a child
+            # named by a number (CKD stage 1) needs that number
+            if not any(not w[:1].isdigit() for w in hit_words) or any(
+                w[:1].isdigit() and w not in words for w in child.words
+            ):
                 continue
             hits = len(hit_words)
             key = (hits / len(child.words), hits, -len(child.words))

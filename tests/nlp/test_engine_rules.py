@@ -173,3 +173,20 @@ def test_results_are_plain_and_picklable(coder):
         "evidence",
         "notes",
     }
+
+
+def test_a_child_named_by_a_number_needs_that_number(coder):
+    result = code_one(coder, "CKD stage 3a, stable.")
+    assert "N18.31" in codes(result)
+    assert {"N18.1", "N18.2"}.isdisjoint(codes(result))
+
+
+def test_spelling_correction_does_not_turn_a_word_into_another(coder):
+    result = code_one(coder, "Wears a wrist splint at night.")
+    assert not any(code.startswith("S60") for code in codes(result))
+
+
+def test_a_category_gives_way_to_its_documented_code(coder):
+    result = code_one(coder, "Migraine without aura, not intractable.")
+    assert "G43.009" in codes(result)
+    assert "G43.00" not in codes(result)
