@@ -49,6 +49,7 @@ FEATURE_NAMES = (
 )
 HIT_RATE_PRIOR = 0.1
 HIT_RATE_WEIGHT = 2.0
+# Section names of resources/sections.json where a diagnosis is usually stated as such.
 DIAGNOSIS_SECTIONS = frozenset(
     {
         "assessment",
@@ -56,9 +57,8 @@ DIAGNOSIS_SECTIONS = frozenset(
         "assessment_and_plan",
         "problem_list",
         "diagnoses",
-        "impression",
-        "discharge_diagnoses",
-        "final_diagnosis",
+        "preoperative_diagnosis",
+        "chief_complaint",
     }
 )
 HISTORY_SECTIONS = frozenset({"past_medical_history", "past_surgical_history", "family_history"})

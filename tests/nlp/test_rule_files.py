@@ -58,3 +58,11 @@ def test_bad_section_rules_raise():
         SectionRule.from_dict({"name": "plan", "headers": []})
     with pytest.raises(ResourceError, match="context 'future' is not one of"):
         SectionRule.from_dict({"name": "plan", "headers": ["plan"], "context": "future"})
+
+
+def test_feature_section_groups_name_real_sections():
+    from nlp.features import DIAGNOSIS_SECTIONS, HISTORY_SECTIONS
+
+    names = {rule.name for rule in rule_files.load_sections()}
+    assert DIAGNOSIS_SECTIONS <= names
+    assert HISTORY_SECTIONS <= names
