@@ -21,6 +21,9 @@ ifeq ($(origin CHARTCODER_DATA), undefined)
   endif
 endif
 
+# Prefect's server and ephemeral API: no telemetry (offline machines log errors otherwise).
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
 .PHONY: run test setup artifacts lint typecheck pytest bench clean
 
 setup: $(STAMP)
@@ -35,9 +38,10 @@ $(STAMP): pyproject.toml requirements.lock
 artifacts: setup
 	$(BIN)/chartcoder train
 
+# The pipeline on the example charts: a Prefect flow on an ephemeral Ray cluster.
 run: artifacts
-	$(BIN)/chartcoder code examples/charts --output out/examples.jsonl
-	$(BIN)/python -m flows.show out/examples.jsonl
+	$(BIN)/chartcoder run examples/charts --output out/examples --workers 2
+	$(BIN)/python -m flows.show out/examples/charts.jsonl
 
 lint: setup
 	$(BIN)/ruff check nlp flows tests bench
@@ -53,6 +57,7 @@ test: lint typecheck pytest
 
 bench: artifacts
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/pipeline.py --charts 10000
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

@@ -74,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--exact", action="store_true", help="count only exact matches in the headline figures"
     )
+    add_run_parser(sub)
     return root
 
 
@@ -85,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return {"train": run_train, "code": run_code, "evaluate": run_evaluate}[args.command](args)
+        return {
+            "train": run_train,
+            "code": run_code,
+            "evaluate": run_evaluate,
+            "run": run_pipeline,
+        }[args.command](args)
     except UsageError as exc:
         print(f"chartcoder: error: {exc}", file=sys.stderr)
         return 2
@@ -229,6 +235,56 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     print(json.dumps(report))
     return 0
+
+
+def add_run_parser(sub) -> None:
+    run = sub.add_parser("run", help="code a batch on an ephemeral Ray cluster (Prefect flow)")
+    run.add_argument("source", help="folder, .txt/.jsonl file, or s3://bucket/prefix")
+    run.add_argument("--output", "-o", required=True, help="folder or s3://bucket/prefix")
+    run.add_argument("--workers", type=_positive, default=2, help="Ray actors (default: 2)")
+    run.add_argument("--shard-size", type=_positive, default=100, help="charts per shard")
+    run.add_argument("--address", help="an existing Ray cluster to use (host:port, ray://...)")
+    run.add_argument("--cluster-config", help="a Ray cluster-launcher YAML to launch and tear down")
+    run.add_argument("--ray-temp-dir", help="folder for Ray's session files ($RAY_TMPDIR)")
+    run.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
+    run.add_argument("--artifacts", help="a built artefact folder (default: newest in the cache)")
+    run.add_argument("--s3-endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    run.add_argument("--aws-credentials-block", help="saved prefect-aws AwsCredentials block")
+    run.add_argument("--notify", help="notification: a file, an http(s) webhook or block:TYPE/NAME")
+    run.add_argument("--price-per-hour", type=float, default=None, help="USD per node-hour")
+    run.add_argument("--shard-retries", type=int, default=2, help="retries of a failed shard")
+    run.add_argument("--max-chart-bytes", type=_positive, help="largest chart read")
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    from flows.code_charts import code_charts, run_summary
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise
+
+    options = {
+        "workers": args.workers,
+        "shard_size": args.shard_size,
+        "ray_address": args.address,
+        "cluster_config": args.cluster_config,
+        "ray_temp_dir": args.ray_temp_dir,
+        "cache_dir": args.cache,
+        "artifacts": args.artifacts,
+        "s3_endpoint_url": args.s3_endpoint_url,
+        "aws_credentials_block": args.aws_credentials_block,
+        "notify_target": args.notify,
+        "instance_price_per_hour": args.price_per_hour,
+        "shard_retries": args.shard_retries,
+        "max_chart_bytes": args.max_chart_bytes,
+    }
+    state = code_charts(
+        args.source,
+        args.output,
+        **{k: v for k, v in options.items() if v is not None},
+        return_state=True,
+    )
+    summary = run_summary(args.output, options, state)
+    print(summary, file=sys.stdout if state.is_completed() else sys.stderr)
+    return 0 if state.is_completed() else 1
 
 
 if __name__ == "__main__":

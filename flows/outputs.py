@@ -1,0 +1,111 @@
+"""The run's output files, built from plain records: `charts.jsonl` and `codes.parquet`.
+
+`charts.jsonl` holds the `chartcoder code` record of every input chart, sorted by chart id, plus
+`content_sha256` (the hash of the chart's bytes) so that a rerun can reuse records whose content
+and model version did not change.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CHARTS = "charts.jsonl"
+CODES = "codes.parquet"
+MANIFEST = "manifest.json"
+HASH_FIELD = "content_sha256"
+
+CODES_SCHEMA = pa.schema(
+    [
+        ("chart_id", pa.string()),
+        ("rank", pa.int32()),
+        ("code", pa.string()),
+        ("description", pa.string()),
+        ("score", pa.float64()),
+        ("billable", pa.bool_()),
+        ("hcc", pa.string()),
+        ("assertion", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """Records of an earlier run at the destination that can be reused."""
+
+    records: dict[str, dict[str, Any]]
+
+    @classmethod
+    def parse(cls, data: bytes | None) -> Previous:
+        records: dict[str, dict[str, Any]] = {}
+        for line in (data or b"").splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a damaged old file only costs recoding
+            if isinstance(record, dict) and isinstance(record.get("chart_id"), str):
+                records[record["chart_id"]] = record
+        return cls(records)
+
+    def reusable(self, chart_ids: Iterable[str], model_version: str) -> dict[str, str]:
+        """chart id -> content hash, for previous records made by this model version."""
+        known = {}
+        for chart_id in chart_ids:
+            record = self.records.get(chart_id)
+            if record and record.get("model_version") == model_version and record.get(HASH_FIELD):
+                known[chart_id] = record[HASH_FIELD]
+        return known
+
+
+def failed_record(chart_id: str, model_version: str, reason: str) -> dict[str, Any]:
+    return {
+        "chart_id": chart_id,
+        "model_version": model_version,
+        "codes": [],
+        "error": reason,
+        "notes": [],
+        HASH_FIELD: None,
+    }
+
+
+def charts_jsonl(records: Iterable[dict[str, Any]]) -> bytes:
+    ordered = sorted(records, key=lambda r: r["chart_id"])
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered).encode("utf-8")
+
+
+def code_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for record in sorted(records, key=lambda r: r["chart_id"]):
+        for rank, code in enumerate(record["codes"], start=1):
+            rows.append(
+                {
+                    "chart_id": record["chart_id"],
+                    "rank": rank,
+                    "code": code["code"],
+                    "description": code["description"],
+                    "score": float(code["score"]),
+                    "billable": bool(code["billable"]),
+                    "hcc": code["hcc"],
+                    "assertion": code["assertion"],
+                }
+            )
+    return rows
+
+
+def codes_parquet(records: Iterable[dict[str, Any]]) -> bytes:
+    table = pa.Table.from_pylist(code_rows(records), schema=CODES_SCHEMA)
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def manifest_json(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

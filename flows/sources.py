@@ -1,0 +1,210 @@
+"""Where charts come from: references to charts (never their text), and reading them back.
+
+A source is a local folder, a local `.txt`/`.jsonl` file, or `s3://bucket/prefix`. The input
+rules are those of `chartcoder code` (`nlp.reading`): a folder contributes its `.txt` files
+recursively, sorted, with the relative path without `.txt` as chart id. Under an S3 prefix the
+same rule applies to keys, and `.jsonl` objects are record files (`{"id", "text"}` per line).
+
+Discovery (in the driver) yields `ChartRef`s: an id, where the bytes are, and their size. The
+Ray workers read the bytes themselves (`ChartReader`), so chart text never passes through the
+orchestrator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from nlp.reading import ChartSourceError, chart_files, decode_chart, text_chart
+from nlp.records import Chart
+from nlp.settings import MAX_CHART_BYTES
+
+if TYPE_CHECKING:
+    from prefect_aws.s3 import S3Bucket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A local path or an S3 bucket and prefix, parsed from a string."""
+
+    uri: str
+    bucket: str | None = None
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, uri: str) -> Location:
+        if uri.startswith("s3://"):
+            bucket, _, prefix = uri[len("s3://") :].partition("/")
+            if not bucket:
+                raise ChartSourceError(f"{uri}: no bucket name (expected s3://bucket/prefix)")
+            prefix = prefix.strip("/")
+            return cls(uri, bucket, f"{prefix}/" if prefix else "")
+        if "://" in uri:
+            raise ChartSourceError(f"{uri}: unsupported scheme (allowed: a local path, s3://)")
+        return cls(str(Path(uri).expanduser().resolve()))
+
+    @property
+    def is_s3(self) -> bool:
+        return self.bucket is not None
+
+    @property
+    def path(self) -> Path:
+        if self.is_s3:
+            raise ValueError(f"{self.uri} is not a local path")
+        return Path(self.uri)
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRef:
+    """Where one chart's bytes are: a file or S3 key, or a byte range (a line of a `.jsonl`)."""
+
+    chart_id: str
+    key: str
+    size: int
+    offset: int | None = None
+    line_no: int | None = None
+
+
+def discover(location: Location, bucket: S3Bucket | None = None) -> list[ChartRef]:
+    """Every chart at a source, with the ids `chartcoder code` gives them."""
+    if location.is_s3:
+        if bucket is None:
+            raise ValueError(f"{location.uri}: an S3 source needs an S3Bucket")
+        return _discover_s3(location, bucket)
+    path = location.path
+    if path.is_dir():
+        return [ChartRef(cid, str(p), p.stat().st_size) for cid, p in chart_files(path)]
+    if path.is_file() and path.suffix == ".jsonl":
+        return list(_jsonl_refs(path.name, str(path), path.read_bytes()))
+    if path.is_file() and path.suffix == ".txt":
+        return [ChartRef(path.stem, str(path), path.stat().st_size)]
+    if not path.exists():
+        raise ChartSourceError(f"{path}: no such file or folder")
+    raise ChartSourceError(f"{path}: not a .txt file, a .jsonl file or a folder")
+
+
+def _discover_s3(location: Location, bucket: S3Bucket) -> list[ChartRef]:
+    objects: list[dict[str, Any]] = bucket.list_objects(folder=location.prefix)  # type: ignore[assignment]
+    refs: list[ChartRef] = []
+    for obj in sorted(objects, key=lambda o: o["Key"]):
+        key: str = obj["Key"]
+        relative = key[len(location.prefix) :]
+        if key.endswith("/") or not relative:
+            continue
+        if key.endswith(".txt"):
+            refs.append(ChartRef(relative[: -len(".txt")], key, int(obj["Size"])))
+        elif key.endswith(".jsonl"):
+            data: bytes = bucket.read_path(key)  # type: ignore[assignment]
+            refs.extend(_jsonl_refs(PurePosixPath(key).name, key, data))
+    return refs
+
+
+def _jsonl_refs(name: str, key: str, data: bytes) -> list[ChartRef]:
+    """One reference per non-blank line; ids as `nlp.reading.read_jsonl` gives them."""
+    refs = []
+    offset = 0
+    for line_no, raw in enumerate(io.BytesIO(data), start=1):
+        start, offset = offset, offset + len(raw)
+        if not raw.strip():
+            continue
+        chart_id = f"{name}:{line_no}"
+        try:
+            record = json.loads(raw.decode("utf-8-sig"))
+            if isinstance(record, dict) and "id" in record:
+                chart_id = str(record["id"])
+        except (UnicodeDecodeError, ValueError):
+            pass
+        refs.append(ChartRef(chart_id, key, len(raw), start, line_no))
+    return refs
+
+
+def balanced_shards(refs: list[ChartRef], shard_size: int) -> list[list[ChartRef]]:
+    """About `shard_size` charts per shard, balanced by size (largest first, into the lightest
+    shard); each shard sorted by chart id, the heaviest shards first."""
+    if shard_size < 1:
+        raise ValueError(f"shard_size={shard_size}: at least 1")
+    count = -(-len(refs) // shard_size)
+    bins: list[list[ChartRef]] = [[] for _ in range(count)]
+    heap = [(0, 0, i) for i in range(count)]
+    for ref in sorted(refs, key=lambda r: (-r.size, r.chart_id)):
+        load, size, i = heapq.heappop(heap)
+        bins[i].append(ref)
+        heapq.heappush(heap, (load + max(ref.size, 1), size + 1, i))
+    shards = [sorted(b, key=lambda r: r.chart_id) for b in bins if b]
+    shards.sort(key=lambda b: -sum(r.size for r in b))
+    return shards
+
+
+def duplicate_ids(refs: list[ChartRef]) -> list[str]:
+    seen: set[str] = set()
+    dups = {r.chart_id for r in refs if r.chart_id in seen or seen.add(r.chart_id)}  # type: ignore[func-returns-value]
+    return sorted(dups)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadChart:
+    chart: Chart
+    sha256: str | None
+
+
+class ChartReader:
+    """Reads referenced charts (in a Ray worker): bytes, content hash, decoded `Chart`.
+
+    Picklable: it holds the S3 block (or nothing) and builds its client on first use.
+    I/O errors raise (they are retried by the caller); unreadable content is a chart error.
+    """
+
+    def __init__(self, bucket: S3Bucket | None = None, max_bytes: int = MAX_CHART_BYTES) -> None:
+        self.bucket = bucket
+        self.max_bytes = max_bytes
+        self._client: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.bucket = state["bucket"]
+        self.max_bytes = state["max_bytes"]
+        self._client = None
+
+    def read(self, ref: ChartRef) -> ReadChart:
+        if ref.offset is None and ref.size > self.max_bytes:
+            error = f"too large: {ref.size} bytes, the limit is {self.max_bytes}"
+            return ReadChart(Chart(ref.chart_id, "", error), None)
+        data = self._bytes(ref)
+        digest = hashlib.sha256(data).hexdigest()
+        if ref.offset is None:
+            return ReadChart(decode_chart(ref.chart_id, data, self.max_bytes), digest)
+        return ReadChart(self._record_chart(ref, data), digest)
+
+    def _record_chart(self, ref: ChartRef, raw: bytes) -> Chart:
+        try:
+            record = json.loads(raw.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            return Chart(ref.chart_id, "", f"malformed JSON line: {exc}")
+        if not isinstance(record, dict) or "id" not in record:
+            return Chart(ref.chart_id, "", "JSON record has no 'id'")
+        return text_chart(ref.chart_id, record.get("text"), self.max_bytes)
+
+    def _bytes(self, ref: ChartRef) -> bytes:
+        if self.bucket is None:
+            with open(ref.key, "rb") as handle:
+                if ref.offset is not None:
+                    handle.seek(ref.offset)
+                    return handle.read(ref.size)
+                return handle.read()
+        if self._client is None:
+            self._client = self.bucket.credentials.get_s3_client()
+        extra = {}
+        if ref.offset is not None:
+            extra["Range"] = f"bytes={ref.offset}-{ref.offset + ref.size - 1}"
+        response = self._client.get_object(Bucket=self.bucket.bucket_name, Key=ref.key, **extra)
+        return response["Body"].read()

@@ -1,0 +1,86 @@
+"""Session-wide real components for the pipeline tests: built artefacts, a Prefect API, charts.
+
+- artefacts: the session build of tests/conftest.py (fixture data), shared with the engine tests;
+- Prefect: `prefect_test_harness()` (a real API on a temporary SQLite database);
+- Ray: each test starts its own cluster with session folders under a short temporary folder,
+  and `no_ray_left` checks that none of its processes outlives the test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nlp.artifacts import Bundle
+
+
+@pytest.fixture(scope="session")
+def built(fixture_build: Bundle) -> Bundle:
+    """The session's artefacts (tests/conftest.py builds them once from the fixture data)."""
+    return fixture_build
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real Prefect API; results (if any were persisted) would land in the returned folder."""
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    storage = tmp_path_factory.mktemp("prefect-storage")
+    with (
+        temporary_settings({PREFECT_LOCAL_STORAGE_PATH: storage}),
+        prefect_test_harness(server_startup_timeout=180),
+    ):
+        yield storage
+
+
+def _ray_pids() -> dict[int, str]:
+    """Live (non-zombie) processes that belong to Ray: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z":
+            continue
+        if (
+            cmdline.startswith("ray::")
+            or "raylet" in cmdline
+            or "gcs_server" in cmdline
+            or "ray/dashboard" in cmdline
+            or "ray/_private" in cmdline
+            or "ray/autoscaler" in cmdline
+        ):
+            found[int(entry.name)] = cmdline
+    return found
+
+
+@pytest.fixture
+def ray_tmp() -> Iterator[str]:
+    """A short folder for Ray's session files (Unix socket paths must stay short)."""
+    folder = tempfile.mkdtemp(prefix="ccray-", dir="/tmp")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def no_ray_left() -> Iterator[None]:
+    """Fails the test if a Ray process started during it is still alive afterwards."""
+    before = set(_ray_pids())
+    yield
+    deadline = time.monotonic() + 20
+    while True:
+        left = {p: c for p, c in _ray_pids().items() if p not in before}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not left, f"Ray processes left after the run: {left}"

@@ -1,0 +1,169 @@
+"""The pipeline end to end on a local Ray cluster and a real Prefect API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from flows.cli import main
+from flows.code_charts import code_charts
+from nlp.artifacts import Bundle
+from nlp.coder import ChartCoder
+from nlp.reading import read_charts
+from tests.flows import pipeline_runs as runs
+from tests.flows.pipeline_charts import CANARY, SMALL_LIMIT, write_charts
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def expected_records(bundle: Bundle, folder: Path) -> dict[str, dict]:
+    """What `chartcoder code` writes for the same charts, by chart id."""
+    coder = ChartCoder.from_artifacts(bundle.path)
+    charts = list(read_charts([folder], max_bytes=SMALL_LIMIT))
+    return {r.chart_id: r.to_dict() for r in coder.code(charts)}
+
+
+def without_hash(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "content_sha256"}
+
+
+def read_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def grep(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_codes_a_folder_then_reuses_unchanged_charts(
+    tmp_path: Path, built: Bundle, prefect_api: Path, ray_tmp: str, no_ray_left: None
+) -> None:
+    source, dest = tmp_path / "charts", tmp_path / "out"
+    bad = write_charts(source)
+    expected = expected_records(built, source)
+    assert {cid for cid, r in expected.items() if r["error"]} == set(bad)
+
+    state = code_charts(
+        str(source),
+        str(dest),
+        workers=2,
+        shard_size=3,
+        artifacts=str(built.path),
+        ray_temp_dir=ray_tmp,
+        max_chart_bytes=SMALL_LIMIT,
+        return_state=True,
+    )
+
+    assert state.is_completed(), state.message
+    records = read_lines(dest / "charts.jsonl")
+    assert [r["chart_id"] for r in records] == sorted(expected)
+    assert {r["chart_id"]: without_hash(r) for r in records} == expected
+    assert all(r["content_sha256"] for r in records if not r["chart_id"].endswith("huge"))
+    assert sum(1 for r in records if r["codes"]) >= 5  # the example charts do get codes
+
+    manifest = json.loads((dest / "manifest.json").read_text())
+    run_id = state.state_details.flow_run_id
+    assert manifest["run_id"] == str(run_id)
+    assert (manifest["source"], manifest["destination"]) == (str(source), str(dest))
+    assert manifest["model_version"] == built.manifest["model_version"]
+    assert (manifest["charts_total"], manifest["charts_coded"], manifest["charts_failed"]) == (
+        9,
+        6,
+        3,
+    )
+    assert manifest["errors"] == [{"chart_id": c, "reason": r} for c, r in sorted(bad.items())]
+    assert set(manifest["timings"]) >= {"discover", "plan", "ray_start", "actor_load", "coding"}
+    assert manifest["cost_estimate"]["nodes"] == 1
+
+    table = pq.read_table(dest / "codes.parquet").to_pylist()
+    assert table == [
+        {
+            "chart_id": r["chart_id"],
+            "rank": rank,
+            **{k: c[k] for k in ("code", "description", "score", "billable", "hcc", "assertion")},
+        }
+        for r in records
+        for rank, c in enumerate(r["codes"], start=1)
+    ]
+
+    # one task run per shard, all completed; the three artifacts
+    shard_runs = [t for t in runs.task_runs(run_id) if t.name.startswith("code-shard-")]
+    assert sorted(t.name for t in shard_runs) == [f"code-shard-{i:04d}" for i in range(3)]
+    assert all(t.state.is_completed() for t in shard_runs)
+    found = runs.artifacts(run_id)
+    assert set(found) == {"chartcoder-progress", "chartcoder-codes", "chartcoder-summary"}
+    assert found["chartcoder-progress"].data == 100.0
+    table_rows = json.loads(found["chartcoder-codes"].data)
+    assert [r["key"] for r in table_rows if r["kind"] == "error"] == sorted(bad)
+    assert "charts/hour" in found["chartcoder-summary"].data
+
+    notes = read_lines(dest / "notifications.jsonl")
+    assert len(notes) == 1 and "9 charts: 6 coded (0 reused), 3 in error" in notes[0]["body"]
+
+    # the canary: in the chart, in no log, state, artifact, result, notification or Ray log
+    assert grep(source, CANARY.encode())
+    assert CANARY not in runs.everything_said(run_id)
+    assert grep(prefect_api, CANARY.encode()) == []
+    assert grep(Path(ray_tmp), CANARY.encode()) == []
+    assert grep(dest, CANARY.encode()) == []
+
+    # rerun through the CLI after one chart changed: every other record is reused
+    changed = source / "outpatient" / "neuro_carpal_tunnel.txt"
+    changed.write_text(changed.read_text() + "\nFollow-up in two weeks.\n")
+    code = main(
+        [
+            "run",
+            str(source),
+            "--output",
+            str(dest),
+            "--workers",
+            "2",
+            "--shard-size",
+            "5",
+            "--artifacts",
+            str(built.path),
+            "--ray-temp-dir",
+            ray_tmp,
+            "--max-chart-bytes",
+            str(SMALL_LIMIT),
+        ]
+    )
+    assert code == 0
+    again = json.loads((dest / "manifest.json").read_text())
+    # reused: 5 unchanged good charts + binary + empty; the huge one has no hash, one changed
+    assert (again["charts_total"], again["charts_reused"], again["charts_failed"]) == (9, 7, 3)
+    rerun = {r["chart_id"]: r for r in read_lines(dest / "charts.jsonl")}
+    assert rerun.keys() == expected.keys()
+    unchanged = set(expected) - {"outpatient/neuro_carpal_tunnel"}
+    assert all(
+        rerun[c] == {**r}
+        for c, r in ((c, r) for r in records for c in [r["chart_id"]] if c in unchanged)
+    )
+    assert rerun["outpatient/neuro_carpal_tunnel"]["content_sha256"] != next(
+        r["content_sha256"] for r in records if r["chart_id"] == "outpatient/neuro_carpal_tunnel"
+    )
+
+
+def test_nothing_to_read_fails_and_leaves_no_output(
+    tmp_path: Path, built: Bundle, ray_tmp: str, no_ray_left: None, capsys
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = main(
+        [
+            "run",
+            str(empty),
+            "--output",
+            str(tmp_path / "out"),
+            "--artifacts",
+            str(built.path),
+            "--ray-temp-dir",
+            ray_tmp,
+        ]
+    )
+    assert code == 1
+    assert "no charts" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,146 @@
+"""The pipeline's parts on their own: sources, shard plans, outputs, notifications, Ray teardown."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from flows.notify import FileNotification, notifier, send
+from flows.outputs import Previous, charts_jsonl, failed_record
+from flows.ray_cluster import RaySpec, ray_cluster
+from flows.sources import ChartReader, ChartRef, Location, balanced_shards, discover
+from flows.storage import Destination
+from nlp.reading import ChartSourceError, read_charts
+from tests.flows.pipeline_charts import EXAMPLES
+
+
+def test_discovery_gives_the_ids_and_reads_of_chartcoder_code(tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_bytes(
+        b'{"id": "a", "text": "Asthma."}\n\n'
+        b"not json\n"
+        b'{"text": "no id"}\n'
+        b'\xef\xbb\xbf{"id": 7, "text": "Gout."}\n'
+    )
+    for source in (EXAMPLES, batch):
+        refs = discover(Location.parse(str(source)))
+        expected = list(read_charts([source]))
+        assert [r.chart_id for r in refs] == [c.chart_id for c in expected]
+        reader = ChartReader()
+        assert [reader.read(r).chart for r in refs] == expected
+    assert [r.chart_id for r in discover(Location.parse(str(batch)))] == [
+        "a",
+        "batch.jsonl:3",
+        "batch.jsonl:4",
+        "7",
+    ]
+
+
+def test_locations_refuse_what_they_cannot_read(tmp_path: Path) -> None:
+    assert Location.parse("s3://bucket/some/prefix/") == Location(
+        "s3://bucket/some/prefix/", "bucket", "some/prefix/"
+    )
+    with pytest.raises(ChartSourceError, match="unsupported scheme"):
+        Location.parse("gs://bucket/charts")
+    with pytest.raises(ChartSourceError, match="no bucket name"):
+        Location.parse("s3:///charts")
+    with pytest.raises(ChartSourceError, match="no such file or folder"):
+        discover(Location.parse(str(tmp_path / "missing")))
+
+
+def test_shards_are_balanced_by_size_and_cover_every_chart() -> None:
+    refs = [
+        ChartRef(f"c{i:02d}", f"/x/{i}", size)
+        for i, size in enumerate([900, 100, 100, 100, 100, 100, 100, 100, 100, 100, 50, 50])
+    ]
+    shards = balanced_shards(refs, 4)
+    assert len(shards) == 3
+    assert sorted(r.chart_id for s in shards for r in s) == [r.chart_id for r in refs]
+    assert [sum(r.size for r in s) for s in shards] == [900, 500, 500]
+    assert all(s == sorted(s, key=lambda r: r.chart_id) for s in shards)
+    with pytest.raises(ValueError, match="shard_size=0"):
+        balanced_shards(refs, 0)
+
+
+def test_previous_records_are_reused_only_for_the_same_content_and_model() -> None:
+    old = (
+        charts_jsonl(
+            [
+                {"chart_id": "b", "model_version": "m1", "content_sha256": "h2", "codes": []},
+                {"chart_id": "a", "model_version": "m1", "content_sha256": "h1", "codes": []},
+                {"chart_id": "c", "model_version": "m0", "content_sha256": "h3", "codes": []},
+                failed_record(
+                    "d", "m1", "not coded: shard 3 failed after its retries (RayTaskError)"
+                ),
+            ]
+        )
+        + b"{damaged\n"
+    )
+    assert old.splitlines()[0].startswith(b'{"chart_id": "a"')
+    previous = Previous.parse(old)
+    assert previous.reusable(["a", "b", "c", "d", "e"], "m1") == {"a": "h1", "b": "h2"}
+
+
+def test_local_writes_replace_files_whole(tmp_path: Path) -> None:
+    dest = Destination(Location.parse(str(tmp_path / "out")))
+    assert dest.read("charts.jsonl") is None
+    dest.write("charts.jsonl", b"one\n")
+    dest.write("charts.jsonl", b"two\n")
+    assert dest.read("charts.jsonl") == b"two\n"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["charts.jsonl"]
+
+
+def test_notifications_go_to_a_file_or_a_loopback_webhook(tmp_path: Path) -> None:
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        send(notifier(url, tmp_path / "unused.jsonl"), "9 charts coded", "run finished")
+    finally:
+        server.shutdown()
+    assert received == [{"subject": "run finished", "body": "9 charts coded"}]
+
+    block = notifier(None, tmp_path / "n.jsonl")
+    assert isinstance(block, FileNotification)
+    send(block, "body", "subject")
+    [line] = (tmp_path / "n.jsonl").read_text().splitlines()
+    assert {k: v for k, v in json.loads(line).items() if k != "time"} == {
+        "subject": "subject",
+        "body": "body",
+    }
+
+
+def test_ray_spec_is_checked_at_construction() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        RaySpec.choose(2, address="127.0.0.1:6379", cluster_config="infra/ray/aws.yaml")
+    with pytest.raises(ValueError, match="workers=0"):
+        RaySpec.choose(0)
+    assert RaySpec.choose(2, cluster_config="c.yaml").mode == "launcher"
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_ray_is_torn_down_when_the_run_fails_or_is_interrupted(
+    error: type[BaseException], ray_tmp: str, no_ray_left: None
+) -> None:
+    import ray
+
+    with pytest.raises(error), ray_cluster(RaySpec.choose(1, temp_dir=ray_tmp)) as cluster:
+        assert (cluster.nodes, cluster.cpus) == (1, 1.0)
+        raise error("stop")
+    assert not ray.is_initialized()

@@ -1,0 +1,153 @@
+"""S3 in and out, through prefect-aws blocks, against a real moto server on loopback.
+
+One object is archived (GLACIER): listing shows it, reading it fails with InvalidObjectState, so
+its shard fails after its retries. The run must report that chart, keep every other result, write
+a record for every chart, and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+
+from flows.cli import main
+from nlp.artifacts import Bundle
+from nlp.coder import ChartCoder
+from nlp.reading import read_charts
+from tests.flows.pipeline_charts import EXAMPLES
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_s3_source_and_destination_with_an_unreadable_object(
+    tmp_path: Path, built: Bundle, s3_endpoint: str, ray_tmp: str, no_ray_left: None, capsys
+) -> None:
+    from prefect_aws import AwsCredentials
+
+    AwsCredentials(**KEYS, region_name="us-east-1").save("moto-test", overwrite=True)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **KEYS)
+    s3.create_bucket(Bucket="charts")
+    local = tmp_path / "local"
+    for path in sorted(EXAMPLES.rglob("*.txt")):
+        key = path.relative_to(EXAMPLES).as_posix()
+        s3.put_object(Bucket="charts", Key=f"in/{key}", Body=path.read_bytes())
+        (local / key).parent.mkdir(parents=True, exist_ok=True)
+        (local / key).write_bytes(path.read_bytes())
+    records = [
+        {"id": "rec-1", "text": "Assessment: type 2 diabetes mellitus without complications."},
+        {"id": "rec-2", "text": "Essential hypertension, stable on lisinopril."},
+    ]
+    batch = "".join(json.dumps(r) + "\n" for r in records).encode()
+    s3.put_object(Bucket="charts", Key="in/batch.jsonl", Body=batch)
+    (tmp_path / "batch.jsonl").write_bytes(batch)
+    s3.put_object(
+        Bucket="charts", Key="in/archive/old.txt", Body=b"Asthma.", StorageClass="GLACIER"
+    )
+    s3.put_object(Bucket="charts", Key="elsewhere/skip.txt", Body=b"Not under the prefix.")
+
+    code = main(
+        [
+            "run",
+            "s3://charts/in",
+            "--output",
+            "s3://charts/out/run1",
+            "--workers",
+            "2",
+            "--shard-size",
+            "1",
+            "--s3-endpoint-url",
+            s3_endpoint,
+            "--aws-credentials-block",
+            "moto-test",
+            "--artifacts",
+            str(built.path),
+            "--ray-temp-dir",
+            ray_tmp,
+            "--shard-retries",
+            "1",
+            "--notify",
+            str(tmp_path / "notifications.jsonl"),
+        ]
+    )
+
+    assert code == 1
+    [note] = [json.loads(line) for line in (tmp_path / "notifications.jsonl").open()]
+    assert note["subject"] == "chartcoder run failed: s3://charts/out/run1/"
+    assert note["body"].startswith("9 charts: 8 coded (0 reused), 1 in error; results in s3://")
+    err = capsys.readouterr().err
+    assert "archive/old: not coded: shard" in err
+    coder = ChartCoder.from_artifacts(built.path)
+    expected = {
+        r.chart_id: r.to_dict()
+        for r in coder.code(list(read_charts([local, tmp_path / "batch.jsonl"])))
+    }
+
+    def get(key: str) -> bytes:
+        return s3.get_object(Bucket="charts", Key=f"out/run1/{key}")["Body"].read()
+
+    lines = [json.loads(line) for line in get("charts.jsonl").decode().splitlines()]
+    assert [r["chart_id"] for r in lines] == sorted([*expected, "archive/old"])
+    by_id = {r.pop("chart_id"): r for r in lines}
+    for chart_id, record in expected.items():
+        assert {"chart_id": chart_id, **by_id[chart_id]} == {
+            **record,
+            "content_sha256": by_id[chart_id]["content_sha256"],
+        }
+    assert by_id["archive/old"]["codes"] == []
+    assert by_id["archive/old"]["content_sha256"] is None
+    manifest = json.loads(get("manifest.json"))
+    assert manifest["source"] == "s3://charts/in"
+    assert manifest["destination"] == "s3://charts/out/run1"
+    assert (manifest["charts_total"], manifest["charts_coded"], manifest["charts_failed"]) == (
+        9,
+        8,
+        1,
+    )
+    [error] = manifest["errors"]
+    assert error["chart_id"] == "archive/old"
+    assert error["reason"].startswith("not coded: shard ")
+    table = pq.read_table(io.BytesIO(get("codes.parquet")))
+    assert table.num_rows == sum(len(r["codes"]) for r in expected.values())
