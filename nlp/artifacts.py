@@ -16,6 +16,7 @@ import pickle
 import shutil
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def verify(path: Path) -> dict[str, Any]:
-    """The manifest of a complete, uncorrupted artefact folder; ArtifactError otherwise."""
+    """The manifest of a complete, uncorrupted artefact folder built by this engine's code
+    (its pickles hold the engine's classes); ArtifactError otherwise."""
     manifest = read_manifest(path)
+    engine = manifest.get("stamp", {}).get("engine")
+    if engine != engine_fingerprint():
+        raise ArtifactError(f"{path}: built by another version of the engine ({engine})")
     checksums = manifest.get("files", {})
     for name in FILES:
         file = path / name
@@ -112,6 +117,7 @@ def current_stamp(data_dir: Path | None) -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=1)
 def engine_fingerprint() -> str:
     """A hash of the engine's source: artefacts pickle its classes, so code changes rebuild."""
     digest = hashlib.sha256()

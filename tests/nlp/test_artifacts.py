@@ -93,3 +93,14 @@ def test_no_cache_and_no_data_builds_from_the_tabular_list(tmp_path, caplog):
 def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CHARTCODER_CACHE", str(tmp_path / "elsewhere"))
     assert artifacts.artifacts_root() == tmp_path / "elsewhere" / "artifacts"
+
+
+def test_artefacts_of_another_engine_version_are_not_trusted(cache_copy):
+    newer = _newer_copy(cache_copy)
+    manifest = json.loads((newer / "manifest.json").read_text(encoding="utf-8"))
+    manifest["stamp"]["engine"] = "0" * 12
+    (newer / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ArtifactError, match="built by another version of the engine"):
+        verify(newer)
+    bundle = find_valid(cache_copy)
+    assert bundle is not None and bundle.path != newer
