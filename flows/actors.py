@@ -155,14 +155,19 @@ def read_artifact_files(path: Path) -> ArtifactFiles:
     return ArtifactFiles(path.name, files)
 
 
-class CoderPool:
-    """A fixed set of actors; the driver hands each shard to an idle one."""
+# Shards queued per actor: with two, an actor starts its next shard as soon as one finishes,
+# instead of idling while the driver collects the result and submits the next task.
+QUEUE_DEPTH = 2
 
-    def __init__(self, actors: list[Any]) -> None:
+
+class CoderPool:
+    """A fixed set of actors; the driver keeps up to QUEUE_DEPTH shards queued on each."""
+
+    def __init__(self, actors: list[Any], depth: int = QUEUE_DEPTH) -> None:
         if not actors:
             raise ValueError("a coder pool needs at least one actor")
         self.actors = actors
-        self.idle = list(range(len(actors)))
+        self.idle = [slot for _ in range(depth) for slot in range(len(actors))]
 
     @classmethod
     def start(
