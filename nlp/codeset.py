@@ -9,8 +9,8 @@ checked against the other codes of a chart.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib.metadata import version
+from typing import NamedTuple
 
 HCC_MODEL = "CMS-HCC Model V28"
 HCC_MAPPING_FILE = "ra_dx_to_cc_2026.csv"
@@ -49,8 +49,9 @@ def in_range(code: str, ranges: tuple[CodeRange, ...]) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class CodeInfo:
+class CodeInfo(NamedTuple):
+    """One code of the tabular list (a NamedTuple: 98k of them unpickle in each actor)."""
+
     code: str
     description: str
     billable: bool

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from nlp.codeset import CodeSet
 from nlp.knowledge_base import TermTokenizer
@@ -24,8 +25,7 @@ class Resolution:
     how: str  # "billable", "supported", "default" or "unresolved"
 
 
-@dataclass(frozen=True, slots=True)
-class ChildWords:
+class ChildWords(NamedTuple):
     code: str
     words: frozenset[str]
     default_rank: int  # position in _DEFAULT_WORDS, len(_DEFAULT_WORDS) when not a default
