@@ -79,7 +79,8 @@ def test_corrupt_cache_is_rebuilt_never_trusted(cache_copy, data_dir, caplog):
     assert coder.model_version == bundle.manifest["model_version"]
 
 
-def test_no_cache_and_no_data_builds_from_the_tabular_list(tmp_path, caplog):
+def test_no_cache_and_no_data_builds_from_the_tabular_list(tmp_path, caplog, monkeypatch):
+    monkeypatch.delenv("CHARTCODER_DATA", raising=False)
     bundle = load_or_build(cache_dir=tmp_path / "cache", data_dir=None)
     assert bundle.manifest["stamp"]["index"] == "none"
     assert "building from the ICD-10-CM tabular list alone" in caplog.text
