@@ -15,13 +15,12 @@ from __future__ import annotations
 import hashlib
 import heapq
 import io
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from nlp.reading import ChartSourceError, chart_files, decode_chart, text_chart
+from nlp.reading import ChartSourceError, chart_files, decode_chart, jsonl_line_chart
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
 
@@ -115,13 +114,7 @@ def _jsonl_refs(name: str, key: str, data: bytes) -> list[ChartRef]:
         start, offset = offset, offset + len(raw)
         if not raw.strip():
             continue
-        chart_id = f"{name}:{line_no}"
-        try:
-            record = json.loads(raw.decode("utf-8-sig"))
-            if isinstance(record, dict) and "id" in record:
-                chart_id = str(record["id"])
-        except (UnicodeDecodeError, ValueError):
-            pass
+        chart_id = jsonl_line_chart(f"{name}:{line_no}", raw).chart_id
         refs.append(ChartRef(chart_id, key, len(raw), start, line_no))
     return refs
 
@@ -186,13 +179,7 @@ class ChartReader:
         return ReadChart(self._record_chart(ref, data), digest)
 
     def _record_chart(self, ref: ChartRef, raw: bytes) -> Chart:
-        try:
-            record = json.loads(raw.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            return Chart(ref.chart_id, "", f"malformed JSON line: {exc}")
-        if not isinstance(record, dict) or "id" not in record:
-            return Chart(ref.chart_id, "", "JSON record has no 'id'")
-        return text_chart(ref.chart_id, record.get("text"), self.max_bytes)
+        return jsonl_line_chart(ref.chart_id, raw, self.max_bytes)
 
     def _bytes(self, ref: ChartRef) -> bytes:
         if self.bucket is None:

@@ -60,20 +60,22 @@ def chart_files(folder: Path) -> list[tuple[str, Path]]:
     return [(p.relative_to(folder).with_suffix("").as_posix(), p) for p in files]
 
 
+def jsonl_line_chart(fallback_id: str, raw: bytes, max_bytes: int = MAX_CHART_BYTES) -> Chart:
+    """A chart from one line of a `.jsonl` file; `fallback_id` names a line without a usable id."""
+    try:
+        record = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return Chart(fallback_id, "", f"malformed JSON line: {exc}")
+    if not isinstance(record, dict) or "id" not in record:
+        return Chart(fallback_id, "", "JSON record has no 'id'")
+    return text_chart(str(record["id"]), record.get("text"), max_bytes)
+
+
 def read_jsonl(path: Path, max_bytes: int = MAX_CHART_BYTES) -> Iterator[Chart]:
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8-sig"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                yield Chart(f"{path.name}:{line_no}", "", f"malformed JSON line: {exc}")
-                continue
-            if not isinstance(record, dict) or "id" not in record:
-                yield Chart(f"{path.name}:{line_no}", "", "JSON record has no 'id'")
-                continue
-            yield text_chart(str(record["id"]), record.get("text"), max_bytes)
+            if raw.strip():
+                yield jsonl_line_chart(f"{path.name}:{line_no}", raw, max_bytes)
 
 
 def read_charts(paths: list[Path], max_bytes: int = MAX_CHART_BYTES) -> Iterator[Chart]:
