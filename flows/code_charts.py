@@ -190,7 +190,7 @@ def write_outputs(
 def publish_report(
     manifest: dict[str, Any], code_counts: Counter[tuple[str, str]], hcc_counts: Counter[str]
 ) -> None:
-    artifacts_report.publish(manifest, code_counts, hcc_counts, flow_run.get_flow_run_ui_url())
+    artifacts_report.publish(manifest, code_counts, hcc_counts, run_ui_url())
 
 
 @task(persist_result=False, cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -280,7 +280,7 @@ def code_charts(
     summary = (
         f"{manifest['charts_total']} charts: {manifest['charts_coded']} coded "
         f"({manifest['charts_reused']} reused), {manifest['charts_failed']} in error; "
-        f"results in {dest.uri('')}; run {flow_run.get_flow_run_ui_url() or flow_run.get_id()}"
+        f"results in {dest.uri('')}; run {run_ui_url() or flow_run.get_id()}"
     )
     send_notification(
         notify_target,
@@ -296,6 +296,13 @@ def code_charts(
             f"manifest's errors"
         )
     return {k: v for k, v in manifest.items() if k != "errors"}
+
+
+def run_ui_url() -> str | None:
+    """The run's page in the Prefect UI; None on the ephemeral API, which serves no UI (Prefect
+    then builds the address from an unset UI URL: "None/flow-runs/...")."""
+    url = flow_run.get_flow_run_ui_url()
+    return url if url and url.startswith("http") else None
 
 
 def default_notification_file(destination: Location, cache_dir: str | None) -> Path:
