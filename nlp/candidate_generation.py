@@ -82,7 +82,6 @@ class CandidateGenerator:
     def __init__(
         self,
         terms: list[Term],
-        stopwords: frozenset[str],
         text_frequency: Mapping[str, int] | None = None,
     ) -> None:
         """`text_frequency`: how common each word is in charts (from training charts, if any).
@@ -91,7 +90,6 @@ class CandidateGenerator:
         without chart text, rarest among the terms), so that few terms are tried per word.
         """
         self.terms = terms
-        self.stopwords = stopwords
         frequency: dict[str, int] = defaultdict(int)
         for term in terms:
             for group in term.groups:

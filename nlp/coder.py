@@ -40,7 +40,6 @@ class Candidates:
     codes: list[str]
     features: np.ndarray
     groups: list[list[CodedMention]]
-    subsumed: list[Mention]
 
 
 def build_pipeline(linker_path: Path) -> Language:
@@ -124,10 +123,7 @@ class ChartCoder:
 
     def _candidates(self, doc, text_length: int) -> Candidates:
         groups: dict[str, list[CodedMention]] = defaultdict(list)
-        subsumed: list[Mention] = []
         for mention in doc._.mentions:
-            if mention.subsumed:
-                subsumed.append(mention)
             coded = self.rules.code_mention(mention)
             if coded is not None:
                 groups[coded.code].append(coded)
@@ -135,7 +131,7 @@ class ChartCoder:
         priors = self.scorer.priors
         rows = [candidate_features(groups[c], c, text_length, len(codes), priors) for c in codes]
         features = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
-        return Candidates(codes, features, [groups[c] for c in codes], subsumed)
+        return Candidates(codes, features, [groups[c] for c in codes])
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))

@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Assertion = Literal["present", "historical", "uncertain", "family"]
-ASSERTIONS: tuple[str, ...] = ("present", "historical", "uncertain", "family")
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ def build(
         ranker, learned, version = HeuristicRanker(), [], "heuristic-v1"
         frequency = Counter()
     terms = _merge(base_terms, learned)
-    linker = {"generator": CandidateGenerator(terms, stopwords, frequency), **shared}
+    linker = {"generator": CandidateGenerator(terms, frequency), **shared}
     model_version = f"chartcoder-{stamp['chartcoder']}+{stamp['rules'][:6]}.{version}"
     return write_bundle(
         {"codeset.pkl": codeset, "linker.pkl": linker, "ranker.pkl": ranker},
@@ -136,7 +136,7 @@ def train_ranker(
         for fold in range(FOLDS):
             inside = [i for i in range(len(charts)) if fold_of[i] != fold]
             learned = learn_terms([charts[i] for i in inside], [grams[i] for i in inside], codeset)
-            generator = CandidateGenerator(_merge(base_terms, learned), stopwords, frequency)
+            generator = CandidateGenerator(_merge(base_terms, learned), frequency)
             linker = {"generator": generator, **shared}
             path = Path(tmp) / f"linker-{fold}.pkl"
             path.write_bytes(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
