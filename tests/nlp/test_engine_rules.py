@@ -181,3 +181,19 @@ def test_a_category_gives_way_to_its_documented_code(coder):
     result = code_one(coder, "Migraine without aura, not intractable.")
     assert "G43.009" in codes(result)
     assert "G43.00" not in codes(result)
+
+
+def test_negation_ends_where_with_starts_a_new_clause(coder):
+    found = codes(
+        code_one(
+            coder, "A 70-year-old woman without known allergies, with a history of hypertension."
+        )
+    )
+    assert "I10" in found
+
+
+def test_history_of_a_chronic_disease_keeps_its_own_code(coder):
+    # chronic kidney disease persists: "history of" does not make it Z87.448
+    found = codes(code_one(coder, "History of chronic kidney disease."))
+    assert "N18.9" in found
+    assert not any(code.startswith(("Z86", "Z87")) for code in found)
