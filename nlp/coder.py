@@ -20,9 +20,9 @@ import spacy
 from spacy.language import Language
 
 from nlp import context, sections, sentences  # noqa: F401  (register the components)
-from nlp.codeset import CodeSet
+from nlp.codeset import CodeSet, undot
 from nlp.coding_rules import CodedMention, CodingRules, Setting
-from nlp.features import candidate_features
+from nlp.features import chart_features
 from nlp.linking import Mention
 from nlp.ranking import Scorer
 from nlp.records import Chart, ChartResult, CodedFinding, Evidence, Note
@@ -100,7 +100,7 @@ class ChartCoder:
         """Code a batch; a chart that could not be read comes back with its error, uncoded."""
         readable = [c for c in charts if c.error is None]
         docs = self.nlp.pipe((c.text for c in readable), batch_size=32)
-        cands = [self._candidates(doc, len(c.text)) for c, doc in zip(readable, docs, strict=True)]
+        cands = [self._candidates(doc) for doc in docs]
         rows = [c.features for c in cands if c.codes]
         scores = self.scorer.score(np.vstack(rows)) if rows else np.zeros(0)
         coded, offset = {}, 0
@@ -119,18 +119,16 @@ class ChartCoder:
         return results
 
     def candidates(self, text: str) -> Candidates:
-        return self._candidates(self.nlp(text), len(text))
+        return self._candidates(self.nlp(text))
 
-    def _candidates(self, doc, text_length: int) -> Candidates:
+    def _candidates(self, doc) -> Candidates:
         groups: dict[str, list[CodedMention]] = defaultdict(list)
         for mention in doc._.mentions:
             coded = self.rules.code_mention(mention)
             if coded is not None:
                 groups[coded.code].append(coded)
         codes = sorted(groups)
-        priors = self.scorer.priors
-        rows = [candidate_features(groups[c], c, text_length, len(codes), priors) for c in codes]
-        features = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        features = chart_features(groups, doc.text, self.scorer.priors)
         return Candidates(codes, features, [groups[c] for c in codes])
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
@@ -185,7 +183,7 @@ class ChartCoder:
 
     def _resolve_conflicts(self, ranked: list[str]) -> dict[str, list[Note]]:
         """Keep codes best first; drop a code that is Excludes1 with a better supported one,
-        and an unspecified code when a more specific code of its category is kept (I50.9
+        and an unspecified code when a more specific form of the same concept is kept (I50.9
         gives way to I50.23: the most specific code the chart supports)."""
         kept: dict[str, list[Note]] = {}
         for code in ranked:
@@ -207,13 +205,16 @@ class ChartCoder:
             ):
                 kept.pop(code)  # a category gives way to its own documented code
                 continue
-            if not self.rules.is_unspecified(code):
+            scope = self.rules.unspecified_scope(code)
+            if scope is None:
                 continue
             specific = next(
                 (
                     k
                     for k in kept
-                    if k != code and k[:3] == code[:3] and not self.rules.is_unspecified(k)
+                    if k != code
+                    and undot(k).startswith(undot(scope))
+                    and self.rules.unspecified_scope(k) is None
                 ),
                 None,
             )

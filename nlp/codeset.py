@@ -26,8 +26,16 @@ def undot(code: str) -> str:
     return code.replace(".", "").rstrip("-").upper()
 
 
-def parse_code_ranges(note: str) -> tuple[CodeRange, ...]:
-    """Code ranges referred to by a note, as (low, high) undotted prefixes."""
+def parse_code_ranges(note: str, *, qualified: bool = True) -> tuple[CodeRange, ...]:
+    """Code ranges referred to by a note, as (low, high) undotted prefixes.
+
+    With `qualified=False` a note whose reference is narrowed by "with" ("see categories
+    E08-E10, E11, E13 with ketoacidosis") refers to no whole range and yields nothing.
+    """
+    if not qualified and any(
+        note[m.end() :].lstrip().lower().startswith("with ") for m in _REF.finditer(note)
+    ):
+        return ()
     ranges = []
     for low, high in _REF.findall(note):
         lo = undot(low)
@@ -120,7 +128,10 @@ class CodeSet:
                 dict.fromkeys([code, *[a for a in cm.get_ancestors(code) if not cm.is_chapter(a)]])
             )
             excludes1 = tuple(
-                r for item in lineage for n in cm.get_excludes1(item) for r in parse_code_ranges(n)
+                r
+                for item in lineage
+                for n in cm.get_excludes1(item)
+                for r in parse_code_ranges(n, qualified=False)
             )
             use_text = " ".join(cm.get_use_additional_code(a) for a in lineage).strip()
             first_text = " ".join(cm.get_code_first(a) for a in lineage).strip()

@@ -28,6 +28,19 @@ _FAMILY_CODES = ("Z80", "Z81", "Z82", "Z83", "Z84")
 _PERSONAL_CODES = ("Z85", "Z86", "Z87", "I252")
 EXTERNAL_CAUSES = ("V", "W", "X", "Y")
 _UNSPECIFIED = ("unspecified", "without complications")
+# Words that say "no more detail" in a description; an unspecified code whose other words are
+# all its parent's is that parent's not-otherwise-specified form.
+_NOS_WORDS = frozenset(
+    {"unspecified", "uncomplicated", "without", "complications", "not", "elsewhere", "classified"}
+)
+_FILLER_WORDS = frozenset({"and", "of", "the", "or", "in", "other", "type", "site"})
+
+
+def _description_words(description: str) -> frozenset[str]:
+    words = "".join(ch if ch.isalnum() else " " for ch in description.lower()).split()
+    return frozenset(
+        w.removesuffix("s") for w in words if w not in _NOS_WORDS and w not in _FILLER_WORDS
+    )
 
 
 def longest_prefix(code: str, mapping: dict[str, str]) -> str | None:
@@ -140,6 +153,31 @@ class CodingRules:
     def is_unspecified(self, code: str) -> bool:
         description = self.codeset[code].description.lower()
         return any(word in description for word in _UNSPECIFIED)
+
+    def unspecified_scope(self, code: str) -> str | None:
+        """The concept an unspecified code is the NOS form of, or None.
+
+        The concept is the parent when the parent's description holds every word of the code's
+        head (its description before the first comma, less "unspecified" and the like), and
+        then each further ancestor whose description has exactly those words.
+        R59.9 (enlarged lymph nodes, unspecified) is R59 unspecified, so R59.0 (localized)
+        replaces it; G43.909 (migraine, unspecified, ...) is G43 unspecified, so G43.009
+        replaces it. R11.2 (nausea with vomiting, unspecified) is not R11 (nausea and vomiting)
+        unspecified, and R11.10 (vomiting, unspecified) is R11.1 unspecified: R11.0 (nausea)
+        replaces neither.
+        """
+        if not self.is_unspecified(code):
+            return None
+        head = _description_words(self.codeset[code].description.split(",")[0])
+        scope = None
+        parent = self.codeset[code].parent
+        while parent is not None and parent in self.codeset:
+            words = _description_words(self.codeset[parent].description)
+            if not (head <= words if scope is None else head == words):
+                break
+            scope = parent
+            parent = self.codeset[parent].parent
+        return scope
 
     def excludes1(self, a: str, b: str) -> bool:
         """Whether a and b form an Excludes1 pair (either direction)."""

@@ -10,6 +10,8 @@ import numpy as np
 
 from nlp.codeset import undot
 from nlp.coding_rules import CodedMention
+from nlp.neighbors import FEATURES as NEIGHBOR_FEATURES
+from nlp.neighbors import ChartNeighbors
 
 FEATURE_NAMES = (
     "log_mentions",
@@ -46,6 +48,12 @@ FEATURE_NAMES = (
     "learned_terms",
     "code_hit_rate",
     "log_code_candidacies",
+    # the chart's other candidates of the same category
+    "category_candidates",
+    "code_length",
+    "has_descendant_candidate",
+    "has_ancestor_candidate",
+    *NEIGHBOR_FEATURES,
 )
 HIT_RATE_PRIOR = 0.1
 HIT_RATE_WEIGHT = 2.0
@@ -72,6 +80,7 @@ class CodePriors:
     category_counts: Counter[str] = field(default_factory=Counter)
     candidate_counts: Counter[str] = field(default_factory=Counter)
     candidate_hits: Counter[str] = field(default_factory=Counter)
+    neighbors: ChartNeighbors | None = None
 
 
 def hit_rate(hits: float, count: float) -> float:
@@ -79,9 +88,41 @@ def hit_rate(hits: float, count: float) -> float:
     return (hits + HIT_RATE_WEIGHT * HIT_RATE_PRIOR) / (count + HIT_RATE_WEIGHT)
 
 
+def chart_features(
+    groups: dict[str, list[CodedMention]], text: str, priors: CodePriors
+) -> np.ndarray:
+    """One row per candidate code (sorted), in the order of `FEATURE_NAMES`."""
+    codes = sorted(groups)
+    if not codes:
+        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    text_length = len(text)
+    neighbors = (
+        priors.neighbors.support(text, codes)
+        if priors.neighbors is not None
+        else np.zeros((len(codes), len(NEIGHBOR_FEATURES)), dtype=np.float32)
+    )
+    by_category: dict[str, list[str]] = {}
+    for code in codes:
+        by_category.setdefault(undot(code)[:3], []).append(undot(code))
+    rows = []
+    for index, code in enumerate(codes):
+        plain = undot(code)
+        relatives = [other for other in by_category[plain[:3]] if other != plain]
+        family = (
+            len(relatives) + 1,
+            len(plain),
+            any(other.startswith(plain) for other in relatives),
+            any(plain.startswith(other) for other in relatives),
+        )
+        own = candidate_features(groups[code], code, text_length, len(codes), priors)
+        rows.append(np.concatenate([own, np.asarray(family, dtype=np.float32), neighbors[index]]))
+    return np.vstack(rows)
+
+
 def candidate_features(
     group: list[CodedMention], code: str, text_length: int, n_candidates: int, priors: CodePriors
 ) -> np.ndarray:
+    """The features of one candidate that need no other candidate of the chart."""
     mentions = [cm.mention for cm in group]
     n = len(mentions)
     sources = {m.source for m in mentions}

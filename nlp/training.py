@@ -16,6 +16,7 @@ import pickle
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,14 @@ from nlp.features import FEATURE_NAMES, CodePriors, hit_rate
 from nlp.knowledge_base import Term, TermTokenizer, build_terms
 from nlp.learning import NgramReader, learn_terms, word_frequency
 from nlp.linking import AbbreviationExpander
+from nlp.neighbors import ChartNeighbors
 from nlp.ranking import HeuristicRanker, Ranker, Scorer
 from nlp.rule_files import load_abbreviations, load_term_stopwords, load_word_variants
 from nlp.specificity import SpecificityResolver
 
 log = logging.getLogger(__name__)
 
-RANKER_VERSION = "hgb-v2"
+RANKER_VERSION = "hgb-v3"
 FOLDS = 5
 
 
@@ -78,7 +80,7 @@ def build(
         charts = [c for split in splits for c in read_codiesp(data_dir, split)]
         grams = NgramReader(stopwords)(c.text for c in charts)
         frequency = word_frequency(grams)
-        ranker = train_ranker(codeset, base_terms, shared, charts, grams, stopwords, frequency)
+        ranker = train_ranker(codeset, base_terms, shared, charts, grams, frequency)
         learned = learn_terms(charts, grams, codeset)
         version = f"{RANKER_VERSION}-{stamp['training']}"
     else:
@@ -116,22 +118,55 @@ def gold_priors(charts: list[CodedChart], codeset: CodeSet) -> CodePriors:
     return priors
 
 
+@dataclass(frozen=True, slots=True)
+class TrainingRows:
+    """Out-of-fold candidates of the coded charts: one row per (chart, candidate code)."""
+
+    features: np.ndarray
+    matched: np.ndarray  # the index of the gold code of its chart a row matches, or -1
+    charts: np.ndarray
+    codes: list[str]
+    priors: CodePriors
+    n_gold: int
+
+
 def train_ranker(
     codeset: CodeSet,
     base_terms: list[Term],
     shared: dict[str, Any],
     charts: list[CodedChart],
     grams: list,
-    stopwords: frozenset[str],
     frequency: Counter[str],
 ) -> Ranker:
     """Fit the ranker on out-of-fold candidates of the coded charts."""
+    rows = training_rows(codeset, base_terms, shared, charts, grams, frequency)
+    return Ranker.fit(
+        rows.features, rows.matched, rows.charts, rows.priors, RANKER_VERSION, rows.n_gold
+    )
+
+
+def training_rows(
+    codeset: CodeSet,
+    base_terms: list[Term],
+    shared: dict[str, Any],
+    charts: list[CodedChart],
+    grams: list,
+    frequency: Counter[str],
+) -> TrainingRows:
+    """Each chart's candidates as the engine finds them, with features it could not cheat on.
+
+    Everything learned from gold (terms, code priors, candidate hit rates) comes from the *other*
+    folds: leave-one-out counts would leak the label (a positive row's own count is one lower
+    than a negative row's of the same code), which a tree ranker exploits on training rows and
+    then misses on new charts.
+    """
     from nlp.coder import ChartCoder, build_pipeline
 
-    priors = gold_priors(charts, codeset)
-    rows, labels, groups = [], [], []
-    candidates: list[tuple[str, int]] = []
     fold_of = [i % FOLDS for i in range(len(charts))]
+    rows: list[np.ndarray] = []
+    labels: list[int] = []
+    groups: list[int] = []
+    codes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for fold in range(FOLDS):
             inside = [i for i in range(len(charts)) if fold_of[i] != fold]
@@ -141,34 +176,65 @@ def train_ranker(
             path = Path(tmp) / f"linker-{fold}.pkl"
             path.write_bytes(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
             scorer = HeuristicRanker()
+            scorer.priors = _scaled(gold_priors([charts[i] for i in inside], codeset))
+            scorer.priors.neighbors = ChartNeighbors.fit(
+                [charts[i].text for i in inside], [charts[i].gold for i in inside]
+            )
             coder = ChartCoder(build_pipeline(path), codeset, scorer, "training")
             for index in (i for i in range(len(charts)) if fold_of[i] == fold):
                 chart = charts[index]
-                scorer.priors = _without(priors, chart, codeset)
                 cands = coder.candidates(chart.text)
                 for code, features in zip(cands.codes, cands.features, strict=True):
-                    candidates.append((code, index))
+                    codes.append(code)
                     rows.append(features)
-                    labels.append(any(matches(code, g, True) for g in chart.gold))
+                    labels.append(_matched_gold(code, chart))
                     groups.append(index)
     features = np.vstack(rows)
-    y = np.asarray(labels, dtype=np.int8)
-    codes = [code for code, _ in candidates]
-    for code, label in zip(codes, labels, strict=True):
+    matched = np.asarray(labels)
+    _set_hit_rates(features, codes, matched >= 0, np.asarray([fold_of[g] for g in groups]))
+    priors = gold_priors(charts, codeset)
+    priors.neighbors = ChartNeighbors.fit([c.text for c in charts], [c.gold for c in charts])
+    for code, label in zip(codes, matched >= 0, strict=True):
         priors.candidate_counts[code] += 1
-        priors.candidate_hits[code] += label
-    # each row sees the hit rates of the other charts only (leave one chart out)
-    rate, count = FEATURE_NAMES.index("code_hit_rate"), FEATURE_NAMES.index("log_code_candidacies")
-    for row, (code, label) in enumerate(zip(codes, labels, strict=True)):
-        others = priors.candidate_counts[code] - 1
-        features[row, rate] = hit_rate(priors.candidate_hits[code] - label, others)
-        features[row, count] = math.log1p(others)
-    n_gold = sum(len(chart.gold) for chart in charts)
-    return Ranker.fit(features, y, np.asarray(groups), priors, RANKER_VERSION, n_gold)
-
-
-def _without(priors: CodePriors, chart: CodedChart, codeset: CodeSet) -> CodePriors:
-    own = gold_priors([chart], codeset)
-    return CodePriors(
-        priors.code_counts - own.code_counts, priors.category_counts - own.category_counts
+        priors.candidate_hits[code] += int(label)
+    return TrainingRows(
+        features,
+        matched,
+        np.asarray(groups),
+        codes,
+        priors,
+        sum(len(chart.gold) for chart in charts),
     )
+
+
+def _matched_gold(code: str, chart: CodedChart) -> int:
+    """The index of the gold code a candidate matches (descendants included), or -1."""
+    return next((i for i, gold in enumerate(chart.gold) if matches(code, gold, True)), -1)
+
+
+def _scaled(priors: CodePriors) -> CodePriors:
+    """Counts of (FOLDS - 1) folds, scaled to the size of the whole training set."""
+    factor = FOLDS / (FOLDS - 1)
+    return CodePriors(
+        Counter({k: v * factor for k, v in priors.code_counts.items()}),
+        Counter({k: v * factor for k, v in priors.category_counts.items()}),
+    )
+
+
+def _set_hit_rates(
+    features: np.ndarray, codes: list[str], positive: np.ndarray, folds: np.ndarray
+) -> None:
+    """How often each code was right as a candidate, counted on the other folds only."""
+    rate, count = FEATURE_NAMES.index("code_hit_rate"), FEATURE_NAMES.index("log_code_candidacies")
+    factor = FOLDS / (FOLDS - 1)
+    for fold in range(FOLDS):
+        seen: Counter[str] = Counter()
+        hits: Counter[str] = Counter()
+        for code, is_hit, row_fold in zip(codes, positive, folds, strict=True):
+            if row_fold != fold:
+                seen[code] += 1
+                hits[code] += int(is_hit)
+        for row in np.flatnonzero(folds == fold):
+            code = codes[row]
+            features[row, rate] = hit_rate(hits[code], seen[code])
+            features[row, count] = math.log1p(seen[code] * factor)

@@ -57,3 +57,35 @@ def test_code_set_holds_fy2026_codes_with_notes_and_hcc(coder):
 )
 def test_normalize(word, norm):
     assert normalize(word) == norm
+
+
+def test_a_reference_narrowed_by_with_is_no_whole_range():
+    note = "diabetic acidosis - see categories E08-E10, E11, E13 with ketoacidosis"
+    assert parse_code_ranges(note, qualified=False) == ()
+    assert ("E11", "E11") in parse_code_ranges(note)
+
+
+def test_diabetes_without_coma_is_not_excludes1_with_somnolence(coder):
+    # R40 excludes "somnolence, stupor and coma in diabetes (E08-E13)": a diabetic coma code,
+    # but the whole-category reference is all the tabular list gives; E87.2's "with
+    # ketoacidosis" reference is narrowed and must not exclude E11.9
+    assert not coder.rules.excludes1("E11.9", "E87.20")
+    assert coder.rules.excludes1("N17.9", "N19")
+
+
+@pytest.mark.parametrize(
+    ("code", "scope"),
+    [
+        ("R59.9", "R59"),  # enlarged lymph nodes, unspecified: R59.0 replaces it
+        ("G43.909", "G43"),  # migraine, unspecified: G43.009 replaces it
+        ("F17.200", "F17"),
+        ("E11.9", "E11"),
+        ("R10.9", "R10"),
+        ("R11.10", "R11.1"),  # vomiting, unspecified: not replaced by R11.0 nausea
+        ("R11.2", None),  # nausea with vomiting is not "nausea and vomiting" unspecified
+        ("K92.2", None),
+        ("G43.009", None),  # not an unspecified code
+    ],
+)
+def test_unspecified_scope(coder, code, scope):
+    assert coder.rules.unspecified_scope(code) == scope
