@@ -1,5 +1,6 @@
 # chartcoder: two commands on a fresh machine.
-#   make run   set up .venv, build the artefacts, code examples/charts/
+#   make run   set up .venv, build the artefacts, code examples/charts/ through the event chain
+#              (KEEP_UP=1 leaves the local stack running to browse the Prefect UI)
 #   make test  set up .venv, then ruff, mypy and every test
 
 SHELL := /bin/bash
@@ -38,10 +39,10 @@ $(STAMP): pyproject.toml requirements.lock
 artifacts: setup
 	$(BIN)/chartcoder train
 
-# The pipeline on the example charts: a Prefect flow on an ephemeral Ray cluster.
+# The event chain on loopback (docs/events.md): `chartcoder up`, examples/charts/ landed in S3 as a
+# new batch with its marker, the triggered run's codes shown, then `chartcoder down`.
 run: artifacts
-	$(BIN)/chartcoder run examples/charts --output out/examples --workers 2
-	$(BIN)/python -m flows.show out/examples/charts.jsonl
+	$(BIN)/python -m flows.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
 
 lint: setup
 	$(BIN)/ruff check nlp flows tests bench
@@ -58,6 +59,7 @@ test: lint typecheck pytest
 bench: artifacts
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/pipeline.py --charts 10000
+	$(BIN)/python bench/events.py --charts 10 1000
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

@@ -10,12 +10,15 @@ task result is persisted and nothing is cached by input.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import queue
+import re
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -198,11 +201,70 @@ def send_notification(target: str | None, default_file: str, subject: str, body:
     notify.send(notify.notifier(target, Path(default_file)), body, subject)
 
 
+LOCK_LEASE_SECONDS = 120.0  # a crashed run's slots free themselves after this (renewed while alive)
+
+
+def lock_name(location: Location) -> str:
+    """The global concurrency limit of one location (Prefect bans / % & < > in names)."""
+    uri = f"s3://{location.bucket}/{location.prefix}" if location.is_s3 else location.uri
+    return "chartcoder-location:" + re.sub(r"[/%&<>]+", ":", uri.rstrip("/"))
+
+
+@contextmanager
+def location_lock(locations: list[Location]) -> Iterator[list[str]]:
+    """Hold one slot of a one-slot global concurrency limit per location, all at once.
+
+    Prefect 3.9 no longer creates a limit on first acquisition, so each is created here when
+    missing (a second creator gets a conflict, which is fine); `strict=True` then refuses to run
+    unlocked. Slots are leased: renewed while the run lives, released when it ends, and freed by
+    the server `LOCK_LEASE_SECONDS` after a run that died without releasing them.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import ObjectAlreadyExists
+
+    names = sorted({lock_name(location) for location in locations})
+    with get_client(sync_client=True) as client:
+        for name in names:
+            with suppress(ObjectAlreadyExists):
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1)
+                )
+    logger = get_run_logger()
+    waited = time.perf_counter()
+    with concurrency(
+        names,
+        occupy=1,
+        strict=True,
+        lease_duration=LOCK_LEASE_SECONDS,
+        raise_on_lease_renewal_failure=False,
+    ):
+        logger.info("holding %s (waited %.1f s)", ", ".join(names), time.perf_counter() - waited)
+        yield names
+
+
+def one_run_per_location[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
+    """Runs of the decorated flow never overlap on the same `source` or `destination`: a second
+    run for a prefix waits until the first is over (two batch events for one prefix, a retried
+    event, a manual run). Runs on other prefixes go on in parallel."""
+
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+        where = [Location.parse(bound.arguments[name]) for name in ("source", "destination")]
+        with location_lock(where):
+            return fn(*args, **kwargs)
+
+    return locked
+
+
 @flow(
     name="code-charts",
     persist_result=False,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_PARALLEL_SHARDS),  # type: ignore[arg-type]
 )
+@one_run_per_location
 def code_charts(
     source: str,
     destination: str,

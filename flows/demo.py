@@ -1,0 +1,195 @@
+"""The whole chain on this machine (`make run`): charts land in S3, a run codes them, codes shown.
+
+    python -m flows.demo [--keep-up] [--charts FOLDER] [stack options of `chartcoder up`]
+
+`chartcoder up`; the example charts uploaded as a new batch (`demo-<time>/`, then the `_READY`
+marker); the bridge's event triggers the `code-charts` deployment; once the run is over, each
+chart's codes, the results location and the run's page in the Prefect UI are printed; then
+`chartcoder down`, unless `--keep-up` (or KEEP_UP=1) leaves the stack up to browse the UI.
+The results are also copied to out/events/<batch>/ (moto keeps S3 in memory: `down` loses it).
+
+The helpers (upload a batch, find and wait for the batch's run, read its results) are shared with
+the event-chain test and bench/events.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flows.stack import (
+    PROJECT_DIR,
+    StackSettings,
+    add_stack_options,
+    aws_client,
+    prefect_client,
+    settings_from,
+    split_s3,
+    status,
+    stop,
+    up,
+)
+
+EXAMPLES = PROJECT_DIR / "examples" / "charts"
+OUT = Path("out") / "events"  # local copies of the results (moto keeps S3 in memory only)
+DEPLOYMENT_NAME = "code-charts"
+
+
+def batch_source(settings: StackSettings, batch: str) -> str:
+    """Where a batch lands: `s3://bucket/<landing prefix><batch>/`."""
+    bucket, prefix = split_s3(settings.landing)
+    return f"s3://{bucket}/{prefix}{batch.strip('/')}/"
+
+
+def upload(
+    settings: StackSettings, batch: str, charts: dict[str, bytes], marker: bool = False
+) -> float:
+    """`charts` (name -> bytes) as objects of one batch, then the marker; the time of the last
+    write (time.time())."""
+    s3 = aws_client(settings, "s3")
+    bucket, key_prefix = split_s3(batch_source(settings, batch))
+    for name, data in charts.items():
+        s3.put_object(Bucket=bucket, Key=f"{key_prefix}{name}", Body=data)
+    if marker:
+        s3.put_object(Bucket=bucket, Key=f"{key_prefix}{settings.marker}", Body=b"")
+    return time.time()
+
+
+def example_charts(folder: Path = EXAMPLES) -> dict[str, bytes]:
+    """Every .txt under `folder`, by file name: a batch is one folder (the bridge batches by the
+    key's parent), so the subfolders are flattened; names must be unique."""
+    charts: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*.txt")):
+        if path.name in charts:
+            raise ValueError(f"{path}: a second chart named {path.name} under {folder}")
+        charts[path.name] = path.read_bytes()
+    if not charts:
+        raise ValueError(f"{folder}: no .txt charts")
+    return charts
+
+
+def batch_runs(settings: StackSettings, source: str) -> list[Any]:
+    """Flow runs of the deployment whose source is `source`, oldest first."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    wanted = source.rstrip("/")
+    with prefect_client(settings) as client:
+        found = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[DEPLOYMENT_NAME])),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    return [r for r in found if str(r.parameters.get("source", "")).rstrip("/") == wanted]
+
+
+def wait_for_run(
+    settings: StackSettings,
+    source: str,
+    timeout: float,
+    progress: Callable[[str], None] | None = None,
+    poll: float = 0.5,
+) -> Any:
+    """The first flow run for `source`, once it is in a final state."""
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        found = batch_runs(settings, source)
+        if found:
+            run = found[0]
+            state = run.state.name if run.state else "?"
+            if progress is not None and state != seen:
+                progress(f"flow run {run.name} ({run.id}): {state}")
+                seen = state
+            if run.state is not None and run.state.is_final():
+                return run
+        time.sleep(poll)
+    raise TimeoutError(f"no finished flow run for {source} after {timeout:.0f} s")
+
+
+def read_result(settings: StackSettings, destination: str, name: str) -> bytes | None:
+    """A result file (charts.jsonl, manifest.json) at an s3:// destination, None if absent."""
+    s3 = aws_client(settings, "s3")
+    bucket, prefix = split_s3(destination)
+    try:
+        return s3.get_object(Bucket=bucket, Key=f"{prefix}{name}")["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def records(settings: StackSettings, destination: str) -> list[dict[str, Any]]:
+    data = read_result(settings, destination, "charts.jsonl") or b""
+    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+
+
+def run_url(settings: StackSettings, run: Any) -> str:
+    return f"{settings.ui_url}/runs/flow-run/{run.id}"
+
+
+def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: Path = OUT) -> int:
+    from flows.show import render
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+
+    files = example_charts(charts)
+    was_up = any(part.running for part in status(settings.state_dir))
+    say(f"stack: {json.dumps(up(settings))}")
+    try:
+        batch = time.strftime("demo-%Y%m%d-%H%M%S")
+        source = batch_source(settings, batch)
+        landed = upload(settings, batch, files, marker=True)
+        say(f"uploaded {len(files)} charts and {settings.marker} to {source}")
+        run = wait_for_run(settings, source, timeout=900, progress=say)
+        say(f"run over {time.time() - landed:.1f} s after the last upload")
+        destination = str(run.parameters["destination"])
+        if not run.state.is_completed():
+            say(f"run {run.name} ended {run.state.name}: {run.state.message}")
+            say(f"flow run: {run_url(settings, run)}")
+            return 1
+        local = out / batch
+        local.mkdir(parents=True, exist_ok=True)
+        for name in ("charts.jsonl", "manifest.json"):
+            (local / name).write_bytes(read_result(settings, destination, name) or b"")
+        coded = records(settings, destination)
+        say()
+        say(render(coded))
+        say()
+        say(f"{len(coded)} charts coded by run {run.name}, created by the batch event")
+        say(f"results:       {destination} (copied to {local}/)")
+        say(f"flow run:      {run_url(settings, run)}")
+        say(f"notifications: {settings.notifications}")
+        if keep_up:
+            say(f"the stack stays up: browse {settings.ui_url}; `chartcoder down` stops it")
+    finally:
+        if not keep_up and not was_up:  # a stack that was already up stays up
+            stop(settings.state_dir)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.demo", description=__doc__)
+    add_stack_options(parser)
+    parser.add_argument("--keep-up", action="store_true", help="leave the stack running")
+    parser.add_argument("--charts", type=Path, default=EXAMPLES, help="folder of .txt charts")
+    parser.add_argument("--out", type=Path, default=OUT, help="where results are copied")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    keep = args.keep_up or os.environ.get("KEEP_UP") == "1"
+    return demo(settings_from(args), keep_up=keep, charts=args.charts, out=args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
