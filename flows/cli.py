@@ -3,6 +3,8 @@
 chartcoder train [--train-only] [--force]
 chartcoder code PATH... --output FILE.jsonl [--threshold P] [--top-k K] [--inpatient]
 chartcoder evaluate PRED.jsonl GOLD.tsv
+chartcoder bridge --queue-url URL --landing s3://bucket/prefix --results s3://bucket/prefix [...]
+chartcoder up | down | status [--state-dir DIR]
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import logging
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
+
+from flows import stack
+from flows.bridge import add_bridge_parser, run_bridge
 
 log = logging.getLogger("chartcoder")
 
@@ -74,7 +80,20 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--exact", action="store_true", help="count only exact matches in the headline figures"
     )
+    evaluate.add_argument(
+        "--errors",
+        type=Path,
+        metavar="CHARTS",
+        help="group the errors by cause: re-run the engine on these charts (the input of "
+        "`chartcoder code`; examples print short spans of chart text)",
+    )
+    evaluate.add_argument("--threshold", type=_probability, help="threshold the predictions used")
+    evaluate.add_argument("--inpatient", action="store_true", help="the predictions were inpatient")
+    evaluate.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
+    evaluate.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
     add_run_parser(sub)
+    add_bridge_parser(sub)
+    stack.add_parsers(sub)
     return root
 
 
@@ -91,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             "code": run_code,
             "evaluate": run_evaluate,
             "run": run_pipeline,
+            "bridge": run_bridge,
+            **stack.COMMANDS,
         }[args.command](args)
     except UsageError as exc:
         print(f"chartcoder: error: {exc}", file=sys.stderr)
@@ -195,7 +216,8 @@ def read_gold(path: Path) -> dict[str, list[str]]:
     return dict(gold)
 
 
-def read_predictions(path: Path) -> dict[str, list[str]]:
+def read_predictions(path: Path) -> dict[str, list[tuple[str, float]]]:
+    """chart id -> its ranked (code, score) pairs."""
     predictions = {}
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
@@ -203,21 +225,24 @@ def read_predictions(path: Path) -> dict[str, list[str]]:
                 continue
             try:
                 record = json.loads(line)
-                predictions[record["chart_id"]] = [c["code"] for c in record["codes"]]
+                predictions[record["chart_id"]] = [
+                    (c["code"], float(c["score"])) for c in record["codes"]
+                ]
             except (ValueError, KeyError, TypeError) as exc:
                 raise UsageError(f"{path}:{line_no}: not a chartcoder record ({exc})") from exc
     return predictions
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from nlp.evaluation import score
+    from nlp.evaluation import calibration, score
 
-    for path in (args.predictions, args.gold):
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file")
+    for path in (args.predictions, args.gold, *([args.errors] if args.errors else [])):
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
     gold = read_gold(args.gold)
-    predictions = read_predictions(args.predictions)
-    report = {}
+    scored = read_predictions(args.predictions)
+    predictions = {chart: [code for code, _ in codes] for chart, codes in scored.items()}
+    report: dict[str, Any] = {}
     for name, descendants, category in (
         ("code", not args.exact, False),
         ("code_exact", False, False),
@@ -233,8 +258,49 @@ def run_evaluate(args: argparse.Namespace) -> int:
             f"(charts {figures['charts']}, predicted {figures['predicted']}, "
             f"gold {figures['gold']})"
         )
+    calibrated = calibration(scored, gold, descendants=not args.exact)
+    report["calibration"] = calibrated.as_dict()
+    print(
+        f"calibration Brier={calibrated.brier:.3f} ECE={calibrated.ece:.3f} "
+        f"over {calibrated.codes} predicted codes (score vs. matched gold)"
+    )
+    if args.errors:
+        report["errors"] = error_analysis(args, predictions, gold)
     print(json.dumps(report))
     return 0
+
+
+def error_analysis(
+    args: argparse.Namespace, predictions: dict[str, list[str]], gold: dict[str, list[str]]
+) -> dict[str, Any]:
+    """Re-run the engine on the charts and print the errors grouped by cause."""
+    from nlp.coder import ChartCoder
+    from nlp.error_analysis import ErrorAnalysis
+    from nlp.reading import ChartSourceError, read_charts
+
+    coder = ChartCoder.load(
+        cache_dir=args.cache,
+        data_dir=args.data,
+        setting="inpatient" if args.inpatient else "outpatient",
+        threshold=args.threshold,
+    )
+    try:
+        charts = list(read_charts([args.errors]))
+    except ChartSourceError as exc:
+        raise UsageError(str(exc)) from exc
+    found = ErrorAnalysis(coder, descendants=not args.exact)(charts, predictions, gold)
+    summary = found.as_dict()
+    for kind in ("missed", "wrong"):
+        causes = summary["by_cause"].get(kind, {})
+        print(
+            f"{kind} ({sum(causes.values())}): " + ", ".join(f"{c} {n}" for c, n in causes.items())
+        )
+    print("largest error classes:")
+    for item in summary["largest"]:
+        print(f"  {item['count']:5d}  {item['kind']}: {item['cause']}")
+        for example in item["examples"]:
+            print(f"         {example['chart_id']} {example['code']}  {example['detail']}")
+    return summary
 
 
 def add_run_parser(sub) -> None:

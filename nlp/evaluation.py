@@ -86,3 +86,51 @@ def score(
     return Scores(
         precision, recall, f1, ap_sum / len(gold) if gold else 0.0, len(gold), n_pred, n_gold
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """How well the scores of the predicted codes tell the chance that each is right."""
+
+    brier: float
+    ece: float  # expected calibration error over equal-width score bins
+    codes: int
+    bins: tuple[tuple[float, float, int], ...]  # (mean score, share right, codes) per bin
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "brier": round(self.brier, 4),
+            "ece": round(self.ece, 4),
+            "codes": self.codes,
+            "bins": [[round(s, 3), round(r, 3), n] for s, r, n in self.bins],
+        }
+
+
+def calibration(
+    scored: Mapping[str, Sequence[tuple[str, float]]],
+    gold: Mapping[str, Sequence[str]],
+    *,
+    descendants: bool = True,
+    n_bins: int = 10,
+) -> Calibration:
+    """Brier score and ECE of every predicted code's score against whether it matched gold."""
+    pairs: list[tuple[float, bool]] = []
+    for chart_id, gold_codes in gold.items():
+        ranked = list(dict.fromkeys(scored.get(chart_id, ())))
+        hits = _align([code for code, _ in ranked], list(dict.fromkeys(gold_codes)), descendants)
+        pairs.extend((score, hit) for (_, score), hit in zip(ranked, hits, strict=True))
+    if not pairs:
+        return Calibration(0.0, 0.0, 0, ())
+    brier = sum((score - hit) ** 2 for score, hit in pairs) / len(pairs)
+    bins: list[list[tuple[float, bool]]] = [[] for _ in range(n_bins)]
+    for score, hit in pairs:
+        bins[min(int(score * n_bins), n_bins - 1)].append((score, hit))
+    table, ece = [], 0.0
+    for members in bins:
+        if not members:
+            continue
+        mean = sum(s for s, _ in members) / len(members)
+        right = sum(h for _, h in members) / len(members)
+        ece += len(members) / len(pairs) * abs(mean - right)
+        table.append((mean, right, len(members)))
+    return Calibration(brier, ece, len(pairs), tuple(table))

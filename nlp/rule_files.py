@@ -201,3 +201,20 @@ def load_neoplasm_behaviors() -> dict[str, tuple[str, ...]]:
             raise ResourceError(f"neoplasm_behaviors.json: {column} needs single words")
         out[column] = tuple(w.lower() for w in words)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Chapter:
+    first: str
+    last: str
+    name: str
+
+
+def load_chapters() -> list[Chapter]:
+    """ICD-10-CM chapters by category range (`chapters.tsv`), for reports by chapter."""
+    rows = _tsv_rows("chapters.tsv", ("first", "last", "chapter"))
+    chapters = [Chapter(row["first"].upper(), row["last"].upper(), row["chapter"]) for row in rows]
+    for chapter in chapters:
+        if not chapter.first <= chapter.last:
+            raise ResourceError(f"chapters.tsv: {chapter.first} comes after {chapter.last}")
+    return chapters

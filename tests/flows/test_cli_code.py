@@ -103,7 +103,7 @@ def test_evaluate_prints_scores(tmp_path, capsys):
                 "chart_id": "a",
                 "model_version": "m",
                 "error": None,
-                "codes": [{"code": "R51.9"}, {"code": "X00"}],
+                "codes": [{"code": "R51.9", "score": 0.9}, {"code": "X00", "score": 0.4}],
             }
         )
         + "\n",
@@ -116,3 +116,30 @@ def test_evaluate_prints_scores(tmp_path, capsys):
     assert report["code"]["recall"] == 1.0 and report["code"]["precision"] == 0.5
     assert report["code_exact"]["recall"] == 0.0
     assert report["code"]["map"] == 1.0
+    # one right at 0.9, one wrong at 0.4: Brier ((0.1)^2 + (0.4)^2) / 2
+    assert report["calibration"]["brier"] == pytest.approx(0.085)
+    assert report["calibration"]["codes"] == 2
+
+
+def test_evaluate_groups_errors_by_cause(tmp_path, cache, capsys):
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    (charts / "a.txt").write_text(
+        "Assessment: type 2 diabetes. Denies chest pain. Fever.\n", encoding="utf-8"
+    )
+    predictions = tmp_path / "pred.jsonl"
+    assert main(["code", str(charts), "-o", str(predictions), "--cache", cache]) == 0
+    coded = {c["code"] for c in read_records(predictions)[0]["codes"]}
+    assert "E11.9" in coded and "R07.9" not in coded
+    gold = tmp_path / "gold.tsv"
+    gold.write_text("doc_id\ticd10cm_code\na\tE11.9\na\tR07.9\na\tK35.80\n", encoding="utf-8")
+    status = main(
+        ["evaluate", str(predictions), str(gold), "--errors", str(charts), "--cache", cache]
+    )
+    assert status == 0
+    out = capsys.readouterr().out
+    errors = json.loads(out.strip().splitlines()[-1])["errors"]
+    # chest pain is negated (context); appendicitis is nowhere in the chart (no candidate)
+    assert errors["by_cause"]["missed"] == {"context": 1, "no candidate": 1}
+    assert "largest error classes:" in out
+    assert "negated: chest pain" in out

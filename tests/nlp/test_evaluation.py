@@ -33,3 +33,14 @@ def test_each_gold_code_is_matched_once():
 def test_category_level_scores():
     result = score({"a": ["E11.22"]}, {"a": ["E11.9"]}, descendants=False, category=True)
     assert result.f1 == pytest.approx(1.0)
+
+
+def test_calibration_bins_scores_against_hits():
+    from nlp.evaluation import calibration
+
+    scored = {"a": [("A01", 0.95), ("X99", 0.85), ("B02", 0.15)], "b": [("Y00", 0.05)]}
+    result = calibration(scored, {"a": ["A01", "B02"], "b": ["C03"]})
+    assert result.codes == 4
+    assert result.brier == pytest.approx((0.05**2 + 0.85**2 + 0.85**2 + 0.05**2) / 4)
+    # bins: [0.0, 0.1) 0.05 miss; [0.1, 0.2) 0.15 hit; [0.8, 0.9) 0.85 miss; [0.9, 1] 0.95 hit
+    assert result.ece == pytest.approx((0.05 + 0.85 + 0.85 + 0.05) / 4)
