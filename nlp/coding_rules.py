@@ -72,6 +72,7 @@ class CodingRules:
             raise ValueError(f"setting {setting!r} is not one of {', '.join(SETTINGS)}")
         self.codeset = codeset
         self.setting = setting
+        self._scopes: dict[str, str | None] = {}
         self.family = family if family is not None else load_prefix_map("family_history.tsv")
         self.personal = (
             personal if personal is not None else load_prefix_map("personal_history.tsv")
@@ -166,6 +167,13 @@ class CodingRules:
         unspecified, and R11.10 (vomiting, unspecified) is R11.1 unspecified: R11.0 (nausea)
         replaces neither.
         """
+        if code in self._scopes:
+            return self._scopes[code]
+        scope = self._unspecified_scope(code)
+        self._scopes[code] = scope
+        return scope
+
+    def _unspecified_scope(self, code: str) -> str | None:
         if not self.is_unspecified(code):
             return None
         head = _description_words(self.codeset[code].description.split(",")[0])

@@ -27,6 +27,7 @@ class ChartNeighbors:
         self.vectorizer = vectorizer
         self.matrix = matrix  # sparse, one L2-normalised row per training chart
         self.gold = gold  # undotted gold codes per training chart
+        self.categories = [frozenset(code[:3] for code in codes) for codes in gold]
 
     @classmethod
     def fit(cls, texts: Sequence[str], gold: Sequence[Sequence[str]]) -> ChartNeighbors:
@@ -46,16 +47,17 @@ class ChartNeighbors:
         total = float(weights.sum())
         if total <= 0.0:
             return out
+        best = float(similarity[top].max())
+        gold = [self.gold[j] for j in top]
+        categories = [self.categories[j] for j in top]
         for row, code in enumerate(codes):
             plain = undot(code)
             prefixes = {plain[:n] for n in range(3, len(plain) + 1)}
-            has_code = np.fromiter((bool(prefixes & self.gold[j]) for j in top), bool, k)
-            has_category = np.fromiter(
-                (any(g[:3] == plain[:3] for g in self.gold[j]) for j in top), bool, k
-            )
-            out[row] = (
-                weights[has_code].sum() / total,
-                weights[has_category].sum() / total,
-                similarity[top].max(),
-            )
+            code_weight = category_weight = 0.0
+            for weight, codes_j, categories_j in zip(weights, gold, categories, strict=True):
+                if plain[:3] in categories_j:
+                    category_weight += weight
+                    if not prefixes.isdisjoint(codes_j):
+                        code_weight += weight
+            out[row] = (code_weight / total, category_weight / total, best)
         return out
