@@ -72,6 +72,19 @@ def as_is(value: Any) -> Any:
     return quote(value)
 
 
+def finish_time[T](
+    future: PrefectFuture[T], timings: dict[str, float], name: str
+) -> PrefectFuture[T]:
+    """Record in `timings[name]` how long a submitted task took from now until it finished."""
+    started = time.perf_counter()
+
+    def record(_: PrefectFuture[T]) -> None:
+        timings[name] = round(time.perf_counter() - started, 3)
+
+    future.add_done_callback(record)
+    return future
+
+
 @contextmanager
 def stage(timings: dict[str, float], name: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -294,22 +307,26 @@ def code_charts(
     dest = Destination(dst, s3_bucket(dst, s3_endpoint_url, aws_credentials_block))
     model = find_model(artifacts, cache_dir)
 
-    with stage(timings, "discover"):
-        refs = discover_charts(src, src_bucket)
-    with stage(timings, "plan"):
-        shards = plan_shards(refs, shard_size)
-    with stage(timings, "read_previous"):
-        previous = read_previous(dest)
-
+    # Discovery and the previous results are read while Ray starts and the actors load.
+    refs_future = finish_time(discover_charts.submit(src, src_bucket), timings, "discover")
+    previous_future = finish_time(read_previous.submit(dest), timings, "read_previous")
     with ray_cluster(spec) as cluster:
         timings["ray_start"] = round(cluster.start_seconds, 3)
         shipped = ship_artifacts if ship_artifacts is not None else spec.mode == "launcher"
-        with stage(timings, "actor_load"):
-            pool, coders = start_coders(
+        coders_future = finish_time(
+            start_coders.submit(
                 workers,
                 read_artifact_files(model.path) if shipped else str(model.path),
                 ChartReader(src_bucket, max_chart_bytes),
-            )
+            ),
+            timings,
+            "actor_load",
+        )
+        refs = refs_future.result()
+        with stage(timings, "plan"):
+            shards = plan_shards(refs, shard_size)
+        previous = previous_future.result()
+        pool, coders = coders_future.result()
         with stage(timings, "coding"):
             results, failed = run_shards(
                 shards,
