@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 MAX_NGRAM = 3
 MIN_CHARTS = 3
 MIN_PRECISION = 0.5
+# A learned term needs a word found in at most this share of the charts: "old woman with a
+# history" co-occurs with hypertension but names nothing.
+MAX_COMMON_SHARE = 0.1
 
 
 class NgramReader:
@@ -57,12 +60,16 @@ def learn_terms(
     *,
     min_charts: int = MIN_CHARTS,
     min_precision: float = MIN_PRECISION,
+    max_common_share: float = MAX_COMMON_SHARE,
 ) -> list[Term]:
     """Learned terms from charts and their n-gram sets (aligned lists)."""
     df: Counter[tuple[str, ...]] = Counter()
     for chart_grams in grams:
         df.update(chart_grams)
-    frequent = {g for g, n in df.items() if n >= min_charts}
+    common = max_common_share * len(charts)
+    frequent = {
+        g for g, n in df.items() if n >= min_charts and any(df[(word,)] <= common for word in g)
+    }
     together: Counter[tuple[tuple[str, ...], str]] = Counter()
     for chart, chart_grams in zip(charts, grams, strict=True):
         codes = {c for c in (codeset.canonical(g) for g in chart.gold) if c is not None}
