@@ -235,15 +235,19 @@ def location_lock(locations: list[Location]) -> Iterator[list[str]]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.concurrency.sync import concurrency
-    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     names = sorted({lock_name(location) for location in locations})
     with get_client(sync_client=True) as client:
         for name in names:
-            with suppress(ObjectAlreadyExists):
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=name, limit=1)
-                )
+            try:
+                client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                # a rerun finds its limit; creating it again makes the server log an error
+                with suppress(ObjectAlreadyExists):
+                    client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=name, limit=1)
+                    )
     logger = get_run_logger()
     waited = time.perf_counter()
     with concurrency(
