@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from flows.stack import (
     stack_processes,
 )
 from nlp.artifacts import Bundle
+from tests.servers import free_ports
 
 QUIET = 3.0
 POLL = 1.0
@@ -51,17 +51,6 @@ VISIBILITY = 4  # the bridge's SQS visibility timeout: a killed bridge's message
 RUN_TIMEOUT = 240.0
 
 CHARTS = {path.name: path.read_bytes() for path in sorted(EXAMPLES.rglob("*.txt"))}
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @dataclass

@@ -42,19 +42,9 @@ from flows.stack import (
     stop_tree,
     up,
 )
+from tests.servers import free_ports
 
 PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def chartcoder(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,10 +14,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +23,8 @@ import boto3
 import pytest
 from cfnlint.api import lint, lint_file
 from cfnlint.decode.cfn_yaml import loads
+
+from tests.servers import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_TEMPLATE = ROOT / "infra" / "aws" / "chartcoder.yaml"
@@ -209,38 +207,10 @@ def test_landing_notifies_the_queue_without_a_dependency_cycle() -> None:
 # --- deployed to a moto server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
