@@ -16,10 +16,13 @@ import logging
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows import stack
 from flows.bridge import add_bridge_parser, run_bridge
+
+if TYPE_CHECKING:
+    from nlp.coder import ChartCoder
 
 log = logging.getLogger("chartcoder")
 
@@ -142,20 +145,26 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_code(args: argparse.Namespace) -> int:
+def load_coder(args: argparse.Namespace, **options: Any) -> ChartCoder:
+    """The engine as `--cache`, `--data`, `--inpatient` and `--threshold` ask."""
     from nlp.coder import ChartCoder
+
+    return ChartCoder.load(
+        cache_dir=args.cache,
+        data_dir=args.data,
+        setting="inpatient" if args.inpatient else "outpatient",
+        threshold=args.threshold,
+        **options,
+    )
+
+
+def run_code(args: argparse.Namespace) -> int:
     from nlp.reading import ChartSourceError, read_charts
 
     for path in args.paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
-    coder = ChartCoder.load(
-        cache_dir=args.cache,
-        data_dir=args.data,
-        setting="inpatient" if args.inpatient else "outpatient",
-        threshold=args.threshold,
-        top_k=args.top_k,
-    )
+    coder = load_coder(args, top_k=args.top_k)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     counts = {"charts": 0, "errors": 0, "codes": 0}
     progress = _progress()
@@ -274,16 +283,10 @@ def error_analysis(
     args: argparse.Namespace, predictions: dict[str, list[str]], gold: dict[str, list[str]]
 ) -> dict[str, Any]:
     """Re-run the engine on the charts and print the errors grouped by cause."""
-    from nlp.coder import ChartCoder
     from nlp.error_analysis import ErrorAnalysis
     from nlp.reading import ChartSourceError, read_charts
 
-    coder = ChartCoder.load(
-        cache_dir=args.cache,
-        data_dir=args.data,
-        setting="inpatient" if args.inpatient else "outpatient",
-        threshold=args.threshold,
-    )
+    coder = load_coder(args)
     try:
         charts = list(read_charts([args.errors]))
     except ChartSourceError as exc:

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 RANKER_VERSION = "hgb-v3"
 FOLDS = 5
+# counts of (FOLDS - 1) folds, scaled to the size of the whole training set
+FOLD_SCALE = FOLDS / (FOLDS - 1)
 
 
 def build(
@@ -80,7 +82,10 @@ def build(
         charts = [c for split in splits for c in read_codiesp(data_dir, split)]
         grams = NgramReader(stopwords)(c.text for c in charts)
         frequency = word_frequency(grams)
-        ranker = train_ranker(codeset, base_terms, shared, charts, grams, frequency)
+        rows = training_rows(codeset, base_terms, shared, charts, grams, frequency)
+        ranker = Ranker.fit(
+            rows.features, rows.matched, rows.charts, rows.priors, RANKER_VERSION, rows.n_gold
+        )
         learned = learn_terms(charts, grams, codeset)
         version = f"{RANKER_VERSION}-{stamp['training']}"
     else:
@@ -128,21 +133,6 @@ class TrainingRows:
     codes: list[str]
     priors: CodePriors
     n_gold: int
-
-
-def train_ranker(
-    codeset: CodeSet,
-    base_terms: list[Term],
-    shared: dict[str, Any],
-    charts: list[CodedChart],
-    grams: list,
-    frequency: Counter[str],
-) -> Ranker:
-    """Fit the ranker on out-of-fold candidates of the coded charts."""
-    rows = training_rows(codeset, base_terms, shared, charts, grams, frequency)
-    return Ranker.fit(
-        rows.features, rows.matched, rows.charts, rows.priors, RANKER_VERSION, rows.n_gold
-    )
 
 
 def training_rows(
@@ -214,10 +204,9 @@ def _matched_gold(code: str, chart: CodedChart) -> int:
 
 def _scaled(priors: CodePriors) -> CodePriors:
     """Counts of (FOLDS - 1) folds, scaled to the size of the whole training set."""
-    factor = FOLDS / (FOLDS - 1)
     return CodePriors(
-        Counter({k: v * factor for k, v in priors.code_counts.items()}),
-        Counter({k: v * factor for k, v in priors.category_counts.items()}),
+        Counter({k: v * FOLD_SCALE for k, v in priors.code_counts.items()}),
+        Counter({k: v * FOLD_SCALE for k, v in priors.category_counts.items()}),
     )
 
 
@@ -226,7 +215,6 @@ def _set_hit_rates(
 ) -> None:
     """How often each code was right as a candidate, counted on the other folds only."""
     rate, count = FEATURE_NAMES.index("code_hit_rate"), FEATURE_NAMES.index("log_code_candidacies")
-    factor = FOLDS / (FOLDS - 1)
     for fold in range(FOLDS):
         seen: Counter[str] = Counter()
         hits: Counter[str] = Counter()
@@ -237,4 +225,4 @@ def _set_hit_rates(
         for row in np.flatnonzero(folds == fold):
             code = codes[row]
             features[row, rate] = hit_rate(hits[code], seen[code])
-            features[row, count] = math.log1p(seen[code] * factor)
+            features[row, count] = math.log1p(seen[code] * FOLD_SCALE)
