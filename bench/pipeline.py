@@ -1,6 +1,6 @@
 """Benchmark the pipeline against the single-process engine on the same charts.
 
-    python bench/pipeline.py [--charts 10000] [--workers 1 2] [--shard-size 100]
+    python bench/pipeline.py [--charts 10000] [--workers 1 2] [--shard-size K]
 
 The corpus is the CodiEsp background set repeated (ids made unique) up to `--charts`. Prints, for
 the single-process engine and for the flow with each worker count: charts/hour, characters/s,
@@ -57,7 +57,7 @@ def prefect_api_start() -> float:
     return time.perf_counter() - started
 
 
-def pipeline(path: Path, workers: int, shard_size: int, cache: str | None) -> dict:
+def pipeline(path: Path, workers: int, shard_size: int | None, cache: str | None) -> dict:
     from flows.code_charts import code_charts
 
     destination = Path(tempfile.mkdtemp(prefix=f"bench-{workers}w-"))
@@ -87,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--charts", type=int, default=10_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--shard-size", type=int, default=100)
+    parser.add_argument("--shard-size", type=int, default=None, help="default: the flow's own")
     parser.add_argument("--data", default=os.environ.get("CHARTCODER_DATA", "../shared/data"))
     parser.add_argument("--cache", default=None, help="artefact cache ($CHARTCODER_CACHE)")
     args = parser.parse_args()

@@ -311,7 +311,11 @@ def add_run_parser(sub) -> None:
     run.add_argument("source", help="folder, .txt/.jsonl file, or s3://bucket/prefix")
     run.add_argument("--output", "-o", required=True, help="folder or s3://bucket/prefix")
     run.add_argument("--workers", type=_positive, default=2, help="Ray actors (default: 2)")
-    run.add_argument("--shard-size", type=_positive, default=100, help="charts per shard")
+    run.add_argument(
+        "--shard-size",
+        type=_positive,
+        help="charts per shard (default: about 8 shards per worker, at most 500 charts each)",
+    )
     run.add_argument("--address", help="an existing Ray cluster to use (host:port, ray://...)")
     run.add_argument("--cluster-config", help="a Ray cluster-launcher YAML to launch and tear down")
     run.add_argument("--ray-temp-dir", help="folder for Ray's session files ($RAY_TMPDIR)")

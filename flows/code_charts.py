@@ -33,11 +33,12 @@ from prefect.utilities.annotations import quote
 from flows import artifacts_report, notify, outputs
 from flows.actors import ArtifactFiles, CoderPool, ShardResult, WorkerInfo, read_artifact_files
 from flows.outputs import Previous
-from flows.ray_cluster import RaySpec, ray_cluster
+from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
 from flows.sources import (
     ChartReader,
     ChartRef,
     Location,
+    auto_shard_size,
     balanced_shards,
     discover,
     duplicate_ids,
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from prefect_aws.s3 import S3Bucket
 
 MAX_PARALLEL_SHARDS = 64
-DEFAULT_SHARD_SIZE = 100
 DEFAULT_PRICE_PER_HOUR = 0.192  # an m5.xlarge on demand, us-east-1, USD
 
 # Every task keeps its result in memory only (persist_result=False) and is never cached by its
@@ -131,9 +131,10 @@ def discover_charts(location: Location, bucket: Any) -> list[ChartRef]:
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)
-def plan_shards(refs: list[ChartRef], shard_size: int) -> list[list[ChartRef]]:
-    """About `shard_size` charts per shard, balanced by size; largest shards first."""
-    shards = balanced_shards(refs, shard_size)
+def plan_shards(refs: list[ChartRef], shard_size: int | None, workers: int) -> list[list[ChartRef]]:
+    """About `shard_size` charts per shard (by default `auto_shard_size`), balanced by size;
+    largest shards first."""
+    shards = balanced_shards(refs, shard_size or auto_shard_size(len(refs), workers))
     get_run_logger().info(
         "planned %d shards of %d-%d charts",
         len(shards),
@@ -286,7 +287,7 @@ def code_charts(
     source: str,
     destination: str,
     workers: int = 2,
-    shard_size: int = DEFAULT_SHARD_SIZE,
+    shard_size: int | None = None,
     ray_address: str | None = None,
     cluster_config: str | None = None,
     ray_temp_dir: str | None = None,
@@ -314,71 +315,73 @@ def code_charts(
     # Discovery and the previous results are read while Ray starts and the actors load.
     refs_future = finish_time(discover_charts.submit(src, src_bucket), timings, "discover")
     previous_future = finish_time(read_previous.submit(dest), timings, "read_previous")
-    with ray_cluster(spec) as cluster:
-        timings["ray_start"] = round(cluster.start_seconds, 3)
-        shipped = ship_artifacts if ship_artifacts is not None else spec.mode == "launcher"
-        coders_future = finish_time(
-            start_coders.submit(
-                workers,
-                read_artifact_files(model.path) if shipped else str(model.path),
-                ChartReader(src_bucket, max_chart_bytes),
-            ),
-            timings,
-            "actor_load",
-        )
-        refs = refs_future.result()
-        with stage(timings, "plan"):
-            shards = plan_shards(refs, shard_size)
-        previous = previous_future.result()
-        pool, coders = coders_future.result()
-        with stage(timings, "coding"):
-            results, failed = run_shards(
-                shards,
-                pool,
-                previous,
-                model.version,
-                code_shard.with_options(retries=shard_retries, retry_delay_seconds=1),
-                shard_timeout_seconds,
+    # Ray is released on a thread while the outputs are written, and waited for before the end.
+    with teardown_in_background() as teardown:
+        with ray_cluster(spec, teardown) as cluster:
+            timings["ray_start"] = round(cluster.start_seconds, 3)
+            shipped = ship_artifacts if ship_artifacts is not None else spec.mode == "launcher"
+            coders_future = finish_time(
+                start_coders.submit(
+                    workers,
+                    read_artifact_files(model.path) if shipped else str(model.path),
+                    ChartReader(src_bucket, max_chart_bytes),
+                ),
+                timings,
+                "actor_load",
             )
+            refs = refs_future.result()
+            with stage(timings, "plan"):
+                shards = plan_shards(as_is(refs), shard_size, workers)
+            previous = previous_future.result()
+            pool, coders = coders_future.result()
+            with stage(timings, "coding"):
+                results, failed = run_shards(
+                    shards,
+                    pool,
+                    previous,
+                    model.version,
+                    code_shard.with_options(retries=shard_retries, retry_delay_seconds=1),
+                    shard_timeout_seconds,
+                )
 
-    records, characters = merge(shards, results, failed, previous, model.version)
-    timings["total"] = round(time.perf_counter() - run_started, 3)
-    manifest = build_manifest(
-        src,
-        dest,
-        model,
-        refs,
-        records,
-        results,
-        timings,
-        characters,
-        cluster.nodes,
-        instance_price_per_hour,
-        coders,
-    )
-    with stage(timings, "write"):
-        # quote(): Prefect does not walk big collections looking for futures (10k records)
-        write_outputs(dest, as_is(records), as_is(manifest))
-    publish_report(as_is(manifest), *count_codes(records))
-    summary = (
-        f"{manifest['charts_total']} charts: {manifest['charts_coded']} coded "
-        f"({manifest['charts_reused']} reused), {manifest['charts_failed']} in error; "
-        f"results in {dest.uri('')}; run {run_ui_url() or flow_run.get_id()}"
-    )
-    send_notification(
-        notify_target,
-        str(default_notification_file(dst, cache_dir)),
-        f"chartcoder run {'failed' if failed else 'finished'}: {dest.uri('')}",
-        summary,
-    )
-    logger.info(summary)
-    if failed:
-        raise ShardsFailed(
-            f"{len(failed)} of {len(shards)} shards failed after retries "
-            f"(shards {', '.join(map(str, sorted(failed)))}); their charts are in the "
-            f"manifest's errors"
+        records, characters = merge(shards, results, failed, previous, model.version)
+        timings["total"] = round(time.perf_counter() - run_started, 3)
+        manifest = build_manifest(
+            src,
+            dest,
+            model,
+            refs,
+            records,
+            results,
+            timings,
+            characters,
+            cluster.nodes,
+            instance_price_per_hour,
+            coders,
         )
-    return {k: v for k, v in manifest.items() if k != "errors"}
+        with stage(timings, "write"):
+            # quote(): Prefect does not walk big collections looking for futures (10k records)
+            write_outputs(dest, as_is(records), as_is(manifest))
+        publish_report(as_is(manifest), *count_codes(records))
+        summary = (
+            f"{manifest['charts_total']} charts: {manifest['charts_coded']} coded "
+            f"({manifest['charts_reused']} reused), {manifest['charts_failed']} in error; "
+            f"results in {dest.uri('')}; run {run_ui_url() or flow_run.get_id()}"
+        )
+        send_notification(
+            notify_target,
+            str(default_notification_file(dst, cache_dir)),
+            f"chartcoder run {'failed' if failed else 'finished'}: {dest.uri('')}",
+            summary,
+        )
+        logger.info(summary)
+        if failed:
+            raise ShardsFailed(
+                f"{len(failed)} of {len(shards)} shards failed after retries "
+                f"(shards {', '.join(map(str, sorted(failed)))}); their charts are in the "
+                f"manifest's errors"
+            )
+        return {k: v for k, v in manifest.items() if k != "errors"}
 
 
 def run_ui_url() -> str | None:

@@ -11,8 +11,15 @@ import pytest
 
 from flows.notify import FileNotification, notifier, send
 from flows.outputs import Previous, charts_jsonl, failed_record
-from flows.ray_cluster import RaySpec, ray_cluster
-from flows.sources import ChartReader, ChartRef, Location, balanced_shards, discover
+from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
+from flows.sources import (
+    ChartReader,
+    ChartRef,
+    Location,
+    auto_shard_size,
+    balanced_shards,
+    discover,
+)
 from flows.storage import Destination
 from nlp.reading import ChartSourceError, read_charts
 from tests.flows.pipeline_charts import EXAMPLES
@@ -64,6 +71,14 @@ def test_shards_are_balanced_by_size_and_cover_every_chart() -> None:
     assert all(s == sorted(s, key=lambda r: r.chart_id) for s in shards)
     with pytest.raises(ValueError, match="shard_size=0"):
         balanced_shards(refs, 0)
+
+
+def test_default_shards_give_each_worker_several_and_stay_bounded() -> None:
+    assert auto_shard_size(10_000, 2) == 500  # 20 shards: the cap
+    assert auto_shard_size(1_000, 2) == 63  # 16 shards, 8 a worker
+    assert auto_shard_size(10, 2) == 1  # every chart its own shard: both workers busy
+    assert auto_shard_size(0, 2) == 1
+    assert len(balanced_shards([ChartRef(f"c{i}", "", 10) for i in range(1_000)], 63)) == 16
 
 
 def test_previous_records_are_reused_only_for_the_same_content_and_model() -> None:
@@ -143,4 +158,16 @@ def test_ray_is_torn_down_when_the_run_fails_or_is_interrupted(
     with pytest.raises(error), ray_cluster(RaySpec.choose(1, temp_dir=ray_tmp)) as cluster:
         assert (cluster.nodes, cluster.cpus) == (1, 1.0)
         raise error("stop")
+    assert not ray.is_initialized()
+
+
+def test_ray_released_in_the_background_is_gone_when_the_run_ends_even_on_error(
+    ray_tmp: str, no_ray_left: None
+) -> None:
+    import ray
+
+    with pytest.raises(RuntimeError, match="writing"), teardown_in_background() as teardown:
+        with ray_cluster(RaySpec.choose(1, temp_dir=ray_tmp), teardown):
+            assert ray.is_initialized()
+        raise RuntimeError("writing the outputs failed while Ray stops")
     assert not ray.is_initialized()
