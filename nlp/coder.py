@@ -10,8 +10,11 @@ specificity hints.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,23 @@ class Candidates:
     codes: list[str]
     features: np.ndarray
     groups: list[list[CodedMention]]
+
+
+@contextmanager
+def long_lived() -> Iterator[None]:
+    """Load objects that live as long as the process without the cyclic garbage collector, then
+    freeze them. Loading makes millions of objects that all survive: the collector walked them
+    over and over while they were made (the engine loaded in 2.3 s with it, 0.9 s without), and
+    again in every full collection while charts were coded (coding is about 4% faster once
+    `gc.freeze()` has moved them out of its way)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
 
 
 def build_pipeline(linker_path: Path) -> Language:
@@ -86,15 +106,11 @@ class ChartCoder:
         from nlp.artifacts import read_manifest, read_pickle
 
         manifest = read_manifest(path)
-        codeset: CodeSet = read_pickle(path, "codeset.pkl")
-        scorer: Scorer = read_pickle(path, "ranker.pkl")
-        return cls(
-            build_pipeline(path / "linker.pkl"),
-            codeset,
-            scorer,
-            manifest["model_version"],
-            **options,
-        )
+        with long_lived():
+            codeset: CodeSet = read_pickle(path, "codeset.pkl")
+            scorer: Scorer = read_pickle(path, "ranker.pkl")
+            nlp = build_pipeline(path / "linker.pkl")
+        return cls(nlp, codeset, scorer, manifest["model_version"], **options)
 
     def code(self, charts: list[Chart]) -> list[ChartResult]:
         """Code a batch; a chart that could not be read comes back with its error, uncoded."""
