@@ -12,8 +12,8 @@ then decides), and waits for `manifest.json`. For each batch it prints where the
   trigger       event -> flow run created (the deployment trigger)
   pickup        flow run created -> Pending (the worker's polling interval)
   process       Pending -> Running (a new Python process, imports, the pull step)
-  discover      listing the prefix, planning shards, reading earlier results (the part of it
-                that outlasts Ray's start and the actors' load, which it overlaps)
+  discover      listing the prefix and reading earlier results (the part of it that outlasts
+                Ray's start, which it overlaps), planning shards
   ray start     the ephemeral Ray cluster
   actor load    the coders loading the model
   coding        the shards
@@ -151,12 +151,12 @@ def measure(
     occurred = timestamp(event["occurred"])
     created = run.created.timestamp()
     pending, running = states.get("PENDING", created), states["RUNNING"]
-    # discovery and earlier results are read while Ray starts, and shards planned while the
-    # actors load: only what outlasts those is on the critical path
-    ray_start, actor_load = timings.get("ray_start", 0.0), timings.get("actor_load", 0.0)
+    # discovery and earlier results are read while Ray starts: only what outlasts it is on the
+    # critical path; shards are planned before the actors load
+    ray_start = timings.get("ray_start", 0.0)
     discover = max(
         0.0, max(timings.get("discover", 0.0), timings.get("read_previous", 0.0)) - ray_start
-    ) + max(0.0, timings.get("plan", 0.0) - actor_load)
+    ) + timings.get("plan", 0.0)
     inside = discover + sum(timings.get(k, 0.0) for k in ("ray_start", "actor_load", "coding"))
     steps = {
         "bridge": occurred - landed,

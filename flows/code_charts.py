@@ -312,28 +312,26 @@ def code_charts(
     dest = Destination(dst, s3_bucket(dst, s3_endpoint_url, aws_credentials_block))
     model = find_model(artifacts, cache_dir)
 
-    # Discovery and the previous results are read while Ray starts and the actors load.
+    # Discovery and the previous results are read while Ray starts.
     refs_future = finish_time(discover_charts.submit(src, src_bucket), timings, "discover")
     previous_future = finish_time(read_previous.submit(dest), timings, "read_previous")
     # Ray is released on a thread while the outputs are written, and waited for before the end.
     with teardown_in_background() as teardown:
         with ray_cluster(spec, teardown) as cluster:
             timings["ray_start"] = round(cluster.start_seconds, 3)
+            # What can fail is settled before the actors start: no task may still be calling
+            # Ray when a failed run shuts it down (such a call never returns).
+            refs = refs_future.result()
+            previous = previous_future.result()
+            with stage(timings, "plan"):
+                shards = plan_shards(as_is(refs), shard_size, workers)
             shipped = ship_artifacts if ship_artifacts is not None else spec.mode == "launcher"
-            coders_future = finish_time(
-                start_coders.submit(
+            with stage(timings, "actor_load"):
+                pool, coders = start_coders(
                     workers,
                     read_artifact_files(model.path) if shipped else str(model.path),
                     ChartReader(src_bucket, max_chart_bytes),
-                ),
-                timings,
-                "actor_load",
-            )
-            refs = refs_future.result()
-            with stage(timings, "plan"):
-                shards = plan_shards(as_is(refs), shard_size, workers)
-            previous = previous_future.result()
-            pool, coders = coders_future.result()
+                )
             with stage(timings, "coding"):
                 results, failed = run_shards(
                     shards,

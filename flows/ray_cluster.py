@@ -101,8 +101,8 @@ def teardown_in_background() -> Iterator[Teardown]:
 
 @contextmanager
 def ray_cluster(spec: RaySpec, teardown: Teardown | None = None) -> Iterator[ClusterInfo]:
-    """A connected Ray cluster for the block; disconnected (and torn down if ours) after it, on
-    `teardown`'s thread when one is given."""
+    """A connected Ray cluster for the block; disconnected (and torn down if ours) after it: on
+    `teardown`'s thread when one is given and the block succeeded, else before this returns."""
     import ray
 
     os.environ.setdefault(USAGE_STATS_ENV, "0")
@@ -143,11 +143,14 @@ def ray_cluster(spec: RaySpec, teardown: Teardown | None = None) -> Iterator[Clu
             info.start_seconds,
         )
         yield info
-    finally:
-        if teardown is None:
-            _release(spec, launched)
-        else:
-            teardown.start(lambda: _release(spec, launched))
+    except BaseException:
+        # at once: a task still waiting on Ray (actors loading) must see it go, or it never ends
+        _release(spec, launched)
+        raise
+    if teardown is None:
+        _release(spec, launched)
+    else:
+        teardown.start(lambda: _release(spec, launched))
 
 
 def _release(spec: RaySpec, launched: bool) -> None:
