@@ -198,13 +198,10 @@ class ChartCoder:
         )
 
     def _resolve_conflicts(self, ranked: list[str]) -> dict[str, list[Note]]:
-        """Keep codes best first; drop a code that is Excludes1 with a better supported one.
-        An unspecified code and a more specific form of the same concept are never both kept:
-        the specific one wins when it ranks higher (I50.9 gives way to I50.23: the most specific
-        code the chart supports), the unspecified one when the specific one ranks lower (found
-        on weaker evidence, so not what the text supports)."""
+        """Keep codes best first; drop a code that is Excludes1 with a better supported one,
+        and an unspecified code when a more specific form of the same concept is kept (I50.9
+        gives way to I50.23: the most specific code the chart supports)."""
         kept: dict[str, list[Note]] = {}
-        rank = {code: n for n, code in enumerate(ranked)}
         for code in ranked:
             rival = next((k for k in kept if self.rules.excludes1(k, code)), None)
             if rival is None:
@@ -219,8 +216,6 @@ class ChartCoder:
                     )
                 )
         for code in list(kept):
-            if code not in kept:  # gave way to a better supported unspecified code
-                continue
             if not self.codeset[code].billable and any(
                 k != code and k.startswith(code) for k in kept
             ):
@@ -239,9 +234,7 @@ class ChartCoder:
                 ),
                 None,
             )
-            if specific is None:
-                continue
-            if rank[specific] < rank[code]:
+            if specific is not None:
                 notes = kept.pop(code)
                 kept[specific].extend(notes)
                 kept[specific].append(
@@ -250,17 +243,6 @@ class ChartCoder:
                         f"{specific} is documented, so {code} ({self.codeset[code].description}) "
                         "is not coded.",
                         (code,),
-                    )
-                )
-            else:
-                notes = kept.pop(specific)
-                kept[code].extend(notes)
-                kept[code].append(
-                    Note(
-                        "less-supported-specific",
-                        f"{specific} ({self.codeset[specific].description}) is less supported "
-                        f"than {code}, so only {code} is coded.",
-                        (specific,),
                     )
                 )
         return kept

@@ -89,15 +89,3 @@ def test_diabetes_without_coma_is_not_excludes1_with_somnolence(coder):
 )
 def test_unspecified_scope(coder, code, scope):
     assert coder.rules.unspecified_scope(code) == scope
-
-
-def test_of_an_unspecified_code_and_its_specific_form_the_better_ranked_is_kept(coder):
-    # the coding rule reports one of the two; the ranker's order says which the text supports
-    specific_first = coder._resolve_conflicts(["G43.009", "G43.909", "I10"])
-    assert list(specific_first) == ["G43.009", "I10"]
-    assert [n.kind for n in specific_first["G43.009"]] == ["more-specific-documented"]
-    unspecified_first = coder._resolve_conflicts(["G43.909", "I10", "G43.009"])
-    assert list(unspecified_first) == ["G43.909", "I10"]
-    assert [(n.kind, n.codes) for n in unspecified_first["G43.909"]] == [
-        ("less-supported-specific", ("G43.009",))
-    ]
