@@ -89,3 +89,11 @@ def test_diabetes_without_coma_is_not_excludes1_with_somnolence(coder):
 )
 def test_unspecified_scope(coder, code, scope):
     assert coder.rules.unspecified_scope(code) == scope
+
+
+def test_the_specific_documented_code_wins_whatever_the_scores(coder):
+    # a ranker trained on CodiEsp scores E11.9 above E11.22 (its gold favours unspecified codes);
+    # the coding rule still reports the most specific code the text supports
+    kept = coder._resolve_conflicts(["E11.9", "I10", "E11.22"])
+    assert list(kept) == ["I10", "E11.22"]
+    assert [(n.kind, n.codes) for n in kept["E11.22"]] == [("more-specific-documented", ("E11.9",))]
