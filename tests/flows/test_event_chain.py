@@ -115,6 +115,13 @@ def wait_for(condition: Any, timeout: float, what: str, every: float = 0.5) -> A
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def run_notifications(settings: StackSettings, run_id: Any) -> list[dict[str, Any]]:
+    """The notification messages the stack's automations sent about one flow run."""
+    return [
+        n["message"] for n in read_notifications(settings) if str(run_id) in n["message"]["body"]
+    ]
+
+
 def finished_runs(stack: Stack, source: str, count: int = 1) -> list[Any]:
     def done() -> list[Any] | None:
         found = batch_runs(stack.settings, source)
@@ -190,14 +197,9 @@ def test_a_batch_without_marker_runs_once_after_the_quiet_period(stack: Stack) -
     assert manifest["charts_total"] == 3 and manifest["charts_failed"] == 0
     assert manifest["run_id"] == str(run.id)
 
-    def notified() -> list[dict[str, Any]]:
-        return [
-            n["message"]
-            for n in read_notifications(settings)
-            if str(run.id) in n["message"]["body"]
-        ]
-
-    (message,) = wait_for(notified, 30, "the completion notification")
+    (message,) = wait_for(
+        lambda: run_notifications(settings, run.id), 30, "the completion notification"
+    )
     assert message["subject"] == f"chartcoder run completed: {run.name}"
     assert f"{source} -> {destination}" in message["body"]
     time.sleep(QUIET + 2 * POLL)  # nothing else comes of this batch
@@ -328,14 +330,9 @@ def test_a_second_run_on_a_prefix_waits_for_the_first_and_a_failure_is_notified(
         for name in names:
             assert client.read_global_concurrency_limit_by_name(name).active_slots == 0
 
-    def notified() -> list[dict[str, Any]]:
-        return [
-            n["message"]
-            for n in read_notifications(settings)
-            if str(run.id) in n["message"]["body"]
-        ]
-
-    (message,) = wait_for(notified, 30, "the failure notification")
+    (message,) = wait_for(
+        lambda: run_notifications(settings, run.id), 30, "the failure notification"
+    )
     assert message["subject"] == f"chartcoder run failed: {run.name}"
     assert "no charts" in message["body"]
 
