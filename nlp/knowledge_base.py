@@ -2,7 +2,7 @@
 
 Sources, each kept as a `source` on the term so the ranker can weigh them:
 - `index`: the Alphabetic Index (main term > subterms, nonessential modifiers optional,
-  "see" cross-references resolved to the entry they point at);
+  "see" and "see also" cross-references resolved to the entry they point at);
 - `tabular`: every code's tabular description; `inclusion`: its inclusion terms;
 - `learned`: term-to-code associations mined from coded training charts (see `nlp.learning`).
 
@@ -16,6 +16,7 @@ import csv
 import gzip
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -30,6 +31,8 @@ INDEX_FILE = "icd10cm-index/icd10cm_index_2025_flat.tsv.gz"
 NEOPLASM_FILE = "icd10cm-index/icd10cm_neoplasm_2025_flat.tsv.gz"
 SOURCES = ("index", "neoplasm", "tabular", "inclusion", "learned")
 _PARENS = re.compile(r"\(([^)]*)\)")
+# Words a cross-reference may add or leave out without naming another entry.
+_REFERENCE_FILLERS = frozenset({"a", "an", "and", "or", "of", "the", "nec", "nos"})
 
 
 class Term(NamedTuple):
@@ -99,17 +102,28 @@ def split_variants(components: list[str]) -> tuple[str, list[list[str]]]:
     """Path components -> (plain text, variant groups).
 
     A component whose comma-separated parts are forms of one word (`Diabetes, diabetic`,
-    `Abdomen, abdominal`) becomes a variant group; any other comma (`benign, intracranial`)
-    just separates words.
+    `Abdomen, abdominal`, `larynx, laryngeal NEC`) becomes a variant group; any other comma
+    (`benign, intracranial`) just separates words. Words after the last form belong to it
+    (`lymph, lymphatic channel NEC` is a lymph or lymphatic channel), but the flattened table
+    has merged them with a subterm: below that component (`... > gland`) they are optional.
     """
     plain: list[str] = []
     groups: list[list[str]] = []
-    for component in components:
+    for depth, component in enumerate(components, start=1):
         parts = [p.strip() for p in component.split(",")]
-        if len(parts) > 1 and all(
-            " " not in p and p[:4].lower() == parts[0][:4].lower() for p in parts
+        forms = [p.split()[0] if p else "" for p in parts]
+        if (
+            len(parts) > 1
+            and all(
+                " " not in p and f[:4].lower() == forms[0][:4].lower()
+                for p, f in zip(parts[:-1], forms, strict=False)
+            )
+            and forms[-1][:4].lower() == forms[0][:4].lower()
         ):
-            groups.append(parts)
+            groups.append(forms)
+            rest = " ".join(parts[-1].split()[1:])
+            if rest:
+                plain.append(rest if depth == len(components) else f"({rest})")
         else:
             plain.append(component.replace(",", " "))
     return " ".join(plain), groups
@@ -120,18 +134,79 @@ def read_index(data_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+class CrossReferences:
+    """Follows the index's "see" and "see also" references to the code of the entry they name.
+
+    A reference names a main term by its first form, then its subterms: "Obstruction, intestine"
+    is the entry `Obstruction, obstructed, obstructive > intestine`. It is read as words, since
+    the flattened index splits some subterms into levels ("Abscess, upper limb" is
+    `Abscess > upper > limb`), and references differ from entries in plurals, connectors and
+    nonessential words ("Complications, transfusion" is `Complication > transfusion`,
+    "Trait, hemoglobin, abnormal" is `... > abnormal NEC`). References "by site" or to
+    "condition" name no entry.
+    """
+
+    MAX_HOPS = 3
+
+    def __init__(self, rows: list[dict[str, str]], code_columns: Iterable[str] = ("code",)) -> None:
+        self.code_columns = tuple(code_columns)
+        self.rows: dict[tuple[str, ...], dict[str, str]] = {}
+        self.children: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = defaultdict(dict)
+        for row in rows:
+            path = tuple(part.strip() for part in row["full_term_path"].split(" > "))
+            self.rows[path] = row
+            for depth in range(1, len(path) + 1):
+                children, name = self.children[path[: depth - 1]], path[depth - 1]
+                for form in (name, name.split(",")[0], _PARENS.sub(" ", name)):
+                    children.setdefault(" ".join(_reference_words(form)), path[:depth])
+
+    def code(self, reference: str) -> str:
+        """The code of the entry a reference names, or ""."""
+        row = self.target(reference)
+        return row["code"] if row is not None else ""
+
+    def target(self, reference: str, hops: int = 0) -> dict[str, str] | None:
+        """The entry a reference names, following the entry's own "see" if it has no code."""
+        words = _reference_words(reference)
+        path: tuple[str, ...] = ()
+        start = 0
+        while start < len(words):
+            options = self.children.get(path, {})
+            for end in range(len(words), start, -1):
+                found = options.get(" ".join(words[start:end]))
+                if found is not None:
+                    path, start = found, end
+                    break
+            else:
+                return None
+        row = self.rows.get(path)
+        if row is not None and row["see"] and not self.has_code(row) and hops < self.MAX_HOPS:
+            return self.target(row["see"], hops + 1)
+        return row
+
+    def has_code(self, row: dict[str, str]) -> bool:
+        return any(row[column].strip("- ") for column in self.code_columns)
+
+
+def _reference_words(name: str) -> list[str]:
+    words = re.sub(r"[^a-z0-9']+", " ", name.lower()).split()
+    return [normalize(w) for w in words if w not in _REFERENCE_FILLERS]
+
+
 def index_terms(
     rows: list[dict[str, str]], tokenizer: TermTokenizer, codeset: CodeSet
 ) -> Iterator[Term]:
-    """Terms of the Alphabetic Index; codes are kept as printed (partial codes end in '-')."""
-    by_path: dict[tuple[str, ...], str] = {}
-    for row in rows:
-        if row["code"]:
-            by_path[tuple(tokenizer.words(row["full_term_path"].replace(">", " ")))] = row["code"]
+    """Terms of the Alphabetic Index; codes are kept as printed (partial codes end in '-').
+
+    An entry without a code takes the code its "see" reference leads to or, failing that, the
+    code of its "see also" entry (`Coagulopathy - see also Defect, coagulation` is D68.9).
+    """
+    references = CrossReferences(rows)
     for row in rows:
         code = row["code"]
-        if not code and row["see"]:
-            code = by_path.get(tuple(tokenizer.words(row["see"])), "")
+        for reference in (row["see"], row["see_also"]):
+            if not code and reference:
+                code = references.code(reference)
         if not code or codeset.canonical(code) is None:
             continue
         plain, variants = split_variants(row["full_term_path"].split(" > "))
@@ -144,21 +219,37 @@ def index_terms(
 def neoplasm_terms(
     data_dir: Path, tokenizer: TermTokenizer, behaviors: dict[str, tuple[str, ...]]
 ) -> Iterator[Term]:
-    """Terms of the Table of Neoplasms: a site plus a word of the column's behaviour."""
+    """Terms of the Table of Neoplasms: a site plus a word of the column's behaviour.
+
+    A column the site leaves empty takes the code of its "see" or "see also" entry: "bowel -
+    see Neoplasm, intestine" takes all of its codes, and "colon (see also Neoplasm, intestine,
+    large)", which prints only the malignant ones, takes the benign and in situ codes there.
+    """
     with gzip.open(data_dir / NEOPLASM_FILE, "rt", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    references = CrossReferences(rows, behaviors)
     for row in rows:
         components = row["full_term_path"].split(" > ")[1:]
         plain, variants = split_variants(components)
+        entries = [row]
+        for reference in (row["see"], row["see_also"]):
+            target = references.target(reference) if reference else None
+            if target is not None:
+                entries.append(target)
         for column, words in behaviors.items():
-            code = row[column].strip().rstrip("-").rstrip(".")
-            if not code or code.startswith("-"):
+            code = next((c for entry in entries if (c := _table_code(entry[column]))), "")
+            if not code:
                 continue
             term = tokenizer.term(
                 code, f"{plain} {row['nemod']}", "neoplasm", [*variants, list(words)]
             )
             if term is not None:
                 yield term
+
+
+def _table_code(cell: str) -> str:
+    """A cell of the Table of Neoplasms as a code ("C77.-" -> "C77"); "-" is no code."""
+    return cell.strip().rstrip("-").rstrip(".")
 
 
 def tabular_terms(codeset: CodeSet, tokenizer: TermTokenizer) -> Iterator[Term]:

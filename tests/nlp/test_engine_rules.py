@@ -145,6 +145,34 @@ def test_see_reference_links_to_its_target(coder):
     assert "R50.9" in codes(code_one(coder, "Pyrexia for three days."))
 
 
+def test_see_reference_names_a_main_term_by_its_first_form(coder):
+    # "see Splenomegaly" is the entry `Splenomegaly, splenomegalia`
+    assert "R16.1" in codes(code_one(coder, "The spleen was enlarged."))
+
+
+def test_see_reference_reads_plurals_as_the_entry(coder):
+    # "see Complications, transfusion" is the entry `Complication > transfusion`
+    assert "T80.92XA" in codes(code_one(coder, "Transfusion reaction on day two."))
+
+
+def test_see_also_gives_an_entry_without_a_code_its_target(coder):
+    assert "D68.9" in codes(code_one(coder, "She developed a coagulopathy."))
+
+
+def test_neoplasm_site_forms_are_alternatives(coder):
+    # `larynx, laryngeal NEC`: either form names the site
+    assert "C32.9" in codes(code_one(coder, "Laryngeal carcinoma."))
+
+
+def test_neoplasm_site_takes_the_codes_of_its_see_reference(coder):
+    assert "C26.0" in codes(code_one(coder, "Bowel cancer."))
+
+
+def test_neoplasm_site_takes_the_codes_of_its_see_also_reference(coder):
+    # `lymph, lymphatic channel NEC > node (see also Neoplasm, lymph gland)`
+    assert "C77.9" in codes(code_one(coder, "Metastatic lymph nodes in the neck."))
+
+
 def test_misspelling_links_through_character_ngrams(coder):
     text = "Known hypertenssion."
     htn = finding(code_one(coder, text), "I10")
