@@ -31,6 +31,8 @@ INDEX_FILE = "icd10cm-index/icd10cm_index_2025_flat.tsv.gz"
 NEOPLASM_FILE = "icd10cm-index/icd10cm_neoplasm_2025_flat.tsv.gz"
 SOURCES = ("index", "neoplasm", "tabular", "inclusion", "learned")
 _PARENS = re.compile(r"\(([^)]*)\)")
+# Levels of a Table of Neoplasms path that a chart must name (see `neoplasm_terms`).
+SITE_LEVELS = 2
 # Words a cross-reference may add or leave out without naming another entry.
 _REFERENCE_FILLERS = frozenset({"a", "an", "and", "or", "of", "the", "nec", "nos"})
 
@@ -221,16 +223,22 @@ def neoplasm_terms(
 ) -> Iterator[Term]:
     """Terms of the Table of Neoplasms: a site plus a word of the column's behaviour.
 
-    A column the site leaves empty takes the code of its "see" or "see also" entry: "bowel -
-    see Neoplasm, intestine" takes all of its codes, and "colon (see also Neoplasm, intestine,
-    large)", which prints only the malignant ones, takes the benign and in situ codes there.
+    A site is named by its own entry and the one above it ("colon > ascending" is the ascending
+    colon); entries higher up are optional words ("intestine > large" above it), as charts
+    rarely spell them out. A column the site leaves empty takes the code of its "see" or "see
+    also" entry: "bowel - see Neoplasm, intestine" takes all of its codes, and "colon (see also
+    Neoplasm, intestine, large)", which prints only the malignant ones, takes the benign and in
+    situ codes there.
     """
     with gzip.open(data_dir / NEOPLASM_FILE, "rt", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     references = CrossReferences(rows, behaviors)
     for row in rows:
         components = row["full_term_path"].split(" > ")[1:]
-        plain, variants = split_variants(components)
+        plain, variants = split_variants(components[-SITE_LEVELS:])
+        broader = re.sub(r"[(),]", " ", " ".join(components[:-SITE_LEVELS]))
+        if broader.strip():
+            plain = f"{plain} ({broader})"
         entries = [row]
         for reference in (row["see"], row["see_also"]):
             target = references.target(reference) if reference else None

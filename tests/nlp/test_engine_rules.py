@@ -173,6 +173,15 @@ def test_neoplasm_site_takes_the_codes_of_its_see_also_reference(coder):
     assert "C77.9" in codes(code_one(coder, "Metastatic lymph nodes in the neck."))
 
 
+def test_neoplasm_site_needs_only_its_own_entry_and_the_one_above(coder):
+    # `intestine, intestinal > large > colon > ascending`: "intestine" and "large" are optional
+    assert "C18.2" in codes(code_one(coder, "Adenocarcinoma of the ascending colon."))
+
+
+def test_lymph_node_reads_as_the_tables_lymph_gland(coder):
+    assert "C77.2" in codes(code_one(coder, "Retroperitoneal lymph node metastases."))
+
+
 def test_misspelling_links_through_character_ngrams(coder):
     text = "Known hypertenssion."
     htn = finding(code_one(coder, text), "I10")
