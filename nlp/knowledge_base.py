@@ -31,6 +31,9 @@ INDEX_FILE = "icd10cm-index/icd10cm_index_2025_flat.tsv.gz"
 NEOPLASM_FILE = "icd10cm-index/icd10cm_neoplasm_2025_flat.tsv.gz"
 SOURCES = ("index", "neoplasm", "tabular", "inclusion", "learned")
 _PARENS = re.compile(r"\(([^)]*)\)")
+# The classification's own phrase for an organism code (B95-B97): charts name the organism,
+# not "the cause of diseases classified elsewhere", so its words are optional.
+_CAUSE_PHRASE = re.compile(r"\bas (?:the )?cause of diseases? classified elsewhere\b", re.I)
 # Levels of a Table of Neoplasms path that a chart must name (see `neoplasm_terms`).
 SITE_LEVELS = 2
 # Words a cross-reference may add or leave out without naming another entry.
@@ -77,10 +80,12 @@ class TermTokenizer:
     def term(
         self, code: str, text: str, source: str, variant_groups: Iterable[Iterable[str]] = ()
     ) -> Term | None:
-        """A term from free text; parenthesised words become optional.
+        """A term from free text; parenthesised words become optional, as do the words of
+        "as the cause of diseases classified elsewhere".
 
         `variant_groups`: word lists of which any one word must appear (`Diabetes, diabetic`).
         """
+        text = _CAUSE_PHRASE.sub(r"(\g<0>)", text)
         optional = [w for part in _PARENS.findall(text) for w in self.words(part)]
         marked = self.marked_words(_PARENS.sub(" ", text))
         required = [w for w, _ in marked]

@@ -159,6 +159,12 @@ def test_see_also_gives_an_entry_without_a_code_its_target(coder):
     assert "D68.9" in codes(code_one(coder, "She developed a coagulopathy."))
 
 
+def test_organism_code_needs_no_words_of_the_classifications_cause_phrase(coder):
+    # `... > as cause of disease classified elsewhere > aureus > methicillin resistant`
+    text = "Methicillin-resistant Staphylococcus aureus was isolated from the wound."
+    assert "B95.62" in codes(code_one(coder, text))
+
+
 def test_neoplasm_site_forms_are_alternatives(coder):
     # `larynx, laryngeal NEC`: either form names the site
     assert "C32.9" in codes(code_one(coder, "Laryngeal carcinoma."))
