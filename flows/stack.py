@@ -120,8 +120,6 @@ class StackSettings:
             )
         if self.worker_limit < 1:
             raise ValueError(f"worker_limit={self.worker_limit}: at least 1")
-        if not (self.project_dir / "prefect.yaml").is_file():
-            raise ValueError(f"{self.project_dir}: no prefect.yaml (not a chartcoder checkout)")
 
     @classmethod
     def resolve(cls, state_dir: str | Path | None = None, **overrides: Any) -> StackSettings:
@@ -131,7 +129,12 @@ class StackSettings:
             if os.environ.get(env):
                 values[name] = int(os.environ[env])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(state_dir=stack_dir(state_dir), **values)
+        settings = cls(state_dir=stack_dir(state_dir), **values)
+        # checked here, not in __post_init__: the record of a stack started from a checkout
+        # since removed must still read (`status`, `down`)
+        if not (settings.project_dir / "prefect.yaml").is_file():
+            raise ValueError(f"{settings.project_dir}: no prefect.yaml (not a chartcoder checkout)")
+        return settings
 
     @property
     def api_url(self) -> str:

@@ -157,6 +157,18 @@ def test_settings_refuse_what_cannot_work(
         StackSettings(state_dir=tmp_path, **overrides)  # type: ignore[arg-type]
 
 
+def test_settings_refuse_a_folder_that_is_not_a_checkout(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a chartcoder checkout"):
+        StackSettings.resolve(tmp_path / "stack", project_dir=tmp_path)
+
+
+def test_status_reads_the_record_of_a_stack_from_a_removed_checkout(tmp_path: Path) -> None:
+    # the stack folder is per user: a checkout that started a stack may be gone since
+    record = StackSettings(state_dir=tmp_path, project_dir=tmp_path / "removed").to_json()
+    StackFolder(tmp_path).write({"settings": record, "parts": {}})
+    assert not any(part.running for part in status(tmp_path))
+
+
 def test_lock_names_are_one_per_location_and_valid_prefect_names() -> None:
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
