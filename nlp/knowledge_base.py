@@ -119,14 +119,9 @@ def split_variants(components: list[str]) -> tuple[str, list[list[str]]]:
     for depth, component in enumerate(components, start=1):
         parts = [p.strip() for p in component.split(",")]
         forms = [p.split()[0] if p else "" for p in parts]
-        if (
-            len(parts) > 1
-            and all(
-                " " not in p and f[:4].lower() == forms[0][:4].lower()
-                for p, f in zip(parts[:-1], forms, strict=False)
-            )
-            and forms[-1][:4].lower() == forms[0][:4].lower()
-        ):
+        one_word_each = all(" " not in p for p in parts[:-1])
+        one_stem = all(f[:4].lower() == forms[0][:4].lower() for f in forms)
+        if len(parts) > 1 and one_word_each and one_stem:
             groups.append(forms)
             rest = " ".join(parts[-1].split()[1:])
             if rest:
