@@ -29,6 +29,7 @@ from flows.stack import (
     StackSettings,
     add_stack_options,
     aws_client,
+    flow_run_processes,
     prefect_client,
     settings_from,
     split_s3,
@@ -114,6 +115,20 @@ def wait_for_run(
     raise TimeoutError(f"no finished flow run for {source} after {timeout:.0f} s")
 
 
+def wait_for_exit(settings: StackSettings, timeout: float = 30.0, poll: float = 0.2) -> bool:
+    """Wait until the worker's flow-run process has exited; whether it did within `timeout`.
+
+    A run's process ends a moment after the run's final state (it flushes its logs and exits);
+    stopping the stack before would kill it mid-exit.
+    """
+    deadline = time.monotonic() + timeout
+    while flow_run_processes(settings.state_dir):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
 def read_result(settings: StackSettings, destination: str, name: str) -> bytes | None:
     """A result file (charts.jsonl, manifest.json) at an s3:// destination, None if absent."""
     s3 = aws_client(settings, "s3")
@@ -142,12 +157,14 @@ def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: P
     files = example_charts(charts)
     was_up = any(part.running for part in status(settings.state_dir))
     say(f"stack: {json.dumps(up(settings))}")
+    run_over = False
     try:
         batch = time.strftime("demo-%Y%m%d-%H%M%S")
         source = batch_source(settings, batch)
         landed = upload(settings, batch, files, marker=True)
         say(f"uploaded {len(files)} charts and {settings.marker} to {source}")
         run = wait_for_run(settings, source, timeout=900, progress=say)
+        run_over = True
         say(f"run over {time.time() - landed:.1f} s after the last upload")
         destination = str(run.parameters["destination"])
         if not run.state.is_completed():
@@ -170,6 +187,8 @@ def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: P
             say(f"the stack stays up: browse {settings.ui_url}; `chartcoder down` stops it")
     finally:
         if not keep_up and not was_up:  # a stack that was already up stays up
+            if run_over:
+                wait_for_exit(settings)
             stop(settings.state_dir)
     return 0
 

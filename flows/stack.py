@@ -869,6 +869,14 @@ def status(state_dir: Path) -> list[PartStatus]:
     return report
 
 
+def flow_run_processes(state_dir: Path) -> list[int]:
+    """The worker's live flow-run processes (everything below it; an idle worker has none)."""
+    folder = StackFolder(state_dir)
+    data = folder.read() or {}
+    pid = folder.running("worker", data.get("parts", {}).get("worker"))
+    return descendants(pid) if pid is not None else []
+
+
 def stack_processes(state_dir: Path) -> list[int]:
     """Every live process of the stack: the parts and their descendants."""
     folder = StackFolder(state_dir)

@@ -32,6 +32,7 @@ from flows.stack import (
     StackFolder,
     StackSettings,
     automation_files,
+    flow_run_processes,
     is_alive,
     parts,
     render_automation,
@@ -247,6 +248,34 @@ def test_stop_tree_kills_a_tree_that_ignores_sigterm(
     while is_alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not is_alive(child)
+
+
+def test_flow_run_processes_are_the_workers_children(tmp_path: Path) -> None:
+    worker_argv = [
+        sys.executable,
+        "-c",
+        "import subprocess, sys, time; subprocess.Popen(['sleep', sys.argv[1]]); time.sleep(30)",
+        "1",
+    ]
+    worker = subprocess.Popen(worker_argv)
+    try:
+        folder = StackFolder(tmp_path)
+        settings = StackSettings(state_dir=tmp_path)
+        folder.write({"settings": settings.to_json(), "parts": {"worker": worker_argv}})
+        folder.pid_file("worker").write_text(f"{worker.pid}\n")
+        deadline = time.monotonic() + 10
+        while not flow_run_processes(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(flow_run_processes(tmp_path)) == 1  # the `sleep 1` below the worker
+        deadline = time.monotonic() + 10
+        while flow_run_processes(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flow_run_processes(tmp_path) == []  # it exited; the worker runs on
+        assert worker.poll() is None
+    finally:
+        worker.kill()
+        worker.wait()
+    assert flow_run_processes(tmp_path) == []
 
 
 def test_down_leaves_alone_a_pid_that_now_runs_another_program(tmp_path: Path) -> None:
