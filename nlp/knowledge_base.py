@@ -187,7 +187,7 @@ class CrossReferences:
         return row
 
     def has_code(self, row: dict[str, str]) -> bool:
-        return any(row[column].strip("- ") for column in self.code_columns)
+        return any(_table_code(row[column]) for column in self.code_columns)
 
 
 def _reference_words(name: str) -> list[str]:
@@ -256,7 +256,7 @@ def neoplasm_terms(
 
 
 def _table_code(cell: str) -> str:
-    """A cell of the Table of Neoplasms as a code ("C77.-" -> "C77"); "-" is no code."""
+    """A code cell of the index or the Table of Neoplasms ("C77.-" -> "C77"); "-" is no code."""
     return cell.strip().rstrip("-").rstrip(".")
 
 
