@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +24,20 @@ from spacy.language import Language
 
 from nlp import context, sections, sentences  # noqa: F401  (register the components)
 from nlp.codeset import CodeSet, undot
-from nlp.coding_rules import CodedMention, CodingRules, Setting
+from nlp.coding_rules import (
+    CONVENTIONS,
+    SETTINGS,
+    CodedMention,
+    CodingRules,
+    Convention,
+    Setting,
+)
 from nlp.features import chart_features
+from nlp.guidelines import Guidelines, TextFinding, form_labels
 from nlp.linking import Mention
 from nlp.ranking import Scorer
 from nlp.records import Chart, ChartResult, CodedFinding, Evidence, Note
+from nlp.sections import DEFAULT_SECTION, section_at
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,9 @@ class Candidates:
     codes: list[str]
     features: np.ndarray
     groups: list[list[CodedMention]]
+    # codes read from the text by a guideline rule (drugs, BMI), under the US convention
+    findings: list[TextFinding] = field(default_factory=list)
+    sections: list = field(default_factory=list)
 
 
 @contextmanager
@@ -80,14 +92,21 @@ class ChartCoder:
         model_version: str,
         *,
         setting: Setting = "outpatient",
+        convention: Convention = "us",
         threshold: float | None = None,
         top_k: int = DEFAULT_TOP_K,
     ) -> None:
+        if convention not in CONVENTIONS:
+            raise ValueError(f"convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
         self.nlp = nlp
         self.codeset = codeset
         self.scorer = scorer
         self.model_version = model_version
-        self.rules = CodingRules(codeset, setting=setting)
+        self.setting = setting
+        self.convention = convention
+        self.rules_by_setting = {s: CodingRules(codeset, setting=s) for s in SETTINGS}  # type: ignore[arg-type]
+        self.rules = self.rules_by_setting[setting]
+        self.guidelines = Guidelines.load(codeset) if convention == "us" else None
         self.threshold = scorer.threshold if threshold is None else threshold
         self.top_k = top_k
 
@@ -116,7 +135,10 @@ class ChartCoder:
         """Code a batch; a chart that could not be read comes back with its error, uncoded."""
         readable = [c for c in charts if c.error is None]
         docs = self.nlp.pipe((c.text for c in readable), batch_size=32)
-        cands = [self._candidates(doc) for doc in docs]
+        cands = [
+            self._candidates(doc, chart.setting or self.setting)
+            for chart, doc in zip(readable, docs, strict=True)
+        ]
         rows = [c.features for c in cands if c.codes]
         scores = self.scorer.score(np.vstack(rows)) if rows else np.zeros(0)
         coded, offset = {}, 0
@@ -134,29 +156,53 @@ class ChartCoder:
                 results.append(coded[chart.chart_id])
         return results
 
-    def candidates(self, text: str) -> Candidates:
-        return self._candidates(self.nlp(text))
+    def candidates(self, text: str, setting: str | None = None) -> Candidates:
+        return self._candidates(self.nlp(text), setting or self.setting)
 
-    def _candidates(self, doc) -> Candidates:
+    def _candidates(self, doc, setting: str) -> Candidates:
+        if setting not in self.rules_by_setting:
+            raise ValueError(f"setting {setting!r} is not one of {', '.join(SETTINGS)}")
+        rules = self.rules_by_setting[setting]
+        mentions = doc._.mentions
+        sections = doc._.sections or []
+        findings: list[TextFinding] = []
+        if self.guidelines is not None:
+            codable = self.guidelines.codable_sections(s.name for s in sections)
+            labels = form_labels(
+                doc.text, [s.start for s in sections if s.name != DEFAULT_SECTION]
+            )
+            mentions = [m for m in mentions if self.guidelines.admits(m, codable, labels)]
+            findings = self.guidelines.text_findings(
+                doc.text, [(s.start, s.name) for s in sections], [s.start_char for s in doc.sents]
+            )
         groups: dict[str, list[CodedMention]] = defaultdict(list)
-        for mention in doc._.mentions:
-            coded = self.rules.code_mention(mention)
+        for mention in mentions:
+            coded = rules.code_mention(mention)
             if coded is not None:
                 groups[coded.code].append(coded)
         codes = sorted(groups)
         features = chart_features(groups, doc.text, self.scorer.priors)
-        return Candidates(codes, features, [groups[c] for c in codes])
+        return Candidates(codes, features, [groups[c] for c in codes], findings, sections)
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
         ranked = sorted(cands.codes, key=lambda c: -score_of[c])
         kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.threshold])
+        support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
+        if self.guidelines is not None:
+            kept = self.guidelines.apply(
+                kept, score_of, support, cands.findings, self._specificity(kept, group_of)
+            )
+        # under US conventions a companion is one the guidelines kept; otherwise any candidate
+        companion_pool = (
+            score_of if self.guidelines is None else {c: score_of[c] for c in kept}
+        )
         findings = []
         late: dict[str, list[Note]] = {}
         for code in kept:
             notes = list(kept[code])
-            companion_notes, companions = self.rules.companion_notes(code, score_of)
+            companion_notes, companions = self.rules.companion_notes(code, companion_pool)
             notes.extend(companion_notes)
             for companion in companions:
                 # a documented companion is recommended with its primary
@@ -171,11 +217,13 @@ class ChartCoder:
             score = score_of[code]
             if score < self.threshold:
                 continue
-            group = group_of[code]
+            items = support[code]
+            group = [item for item in items if isinstance(item, CodedMention)]
             mentions = [cm.mention for cm in group]
-            spec = self.rules.specificity_note(code, _best_resolution(mentions))
-            if spec is not None:
-                notes.append(spec)
+            if mentions:
+                spec = self.rules.specificity_note(code, _best_resolution(mentions))
+                if spec is not None:
+                    notes.append(spec)
             info = self.codeset[code]
             out.append(
                 CodedFinding(
@@ -185,10 +233,7 @@ class ChartCoder:
                     billable=info.billable,
                     hcc=info.hcc,
                     assertion=_assertion(group),  # type: ignore[arg-type]
-                    evidence=tuple(
-                        Evidence(m.start, m.end, m.section, m.sentence)
-                        for m in sorted(mentions, key=lambda m: m.start)[:MAX_EVIDENCE]
-                    ),
+                    evidence=_evidence(items),
                     notes=tuple(notes),
                 )
             )
@@ -196,6 +241,18 @@ class ChartCoder:
         return ChartResult(
             chart.chart_id, self.model_version, tuple(out[: self.top_k]), None, chart.notes
         )
+
+    def _specificity(
+        self, kept: dict[str, list[Note]], group_of: dict[str, list[CodedMention]]
+    ) -> dict[str, tuple[bool, int]]:
+        """How well each kept code is documented: not unspecified first, then words matched."""
+        return {
+            code: (
+                not self.rules.is_unspecified(code),
+                max((cm.mention.n_groups for cm in group_of.get(code, ())), default=0),
+            )
+            for code in kept
+        }
 
     def _resolve_conflicts(self, ranked: list[str]) -> dict[str, list[Note]]:
         """Keep codes best first; drop a code that is Excludes1 with a better supported one,
@@ -249,6 +306,20 @@ class ChartCoder:
 
 
 _RESOLUTION_ORDER = ("billable", "supported", "default", "unresolved")
+
+
+def _evidence(items: list) -> tuple[Evidence, ...]:
+    """Up to `MAX_EVIDENCE` spans, first in the text first, one per span."""
+    spans = {}
+    for item in items:
+        if isinstance(item, CodedMention):
+            m = item.mention
+            spans[(m.start, m.end)] = Evidence(m.start, m.end, m.section, m.sentence)
+        else:
+            spans[(item.start, item.end)] = Evidence(
+                item.start, item.end, item.section, item.sentence
+            )
+    return tuple(spans[key] for key in sorted(spans)[:MAX_EVIDENCE])
 
 
 def _best_resolution(mentions: list[Mention]) -> str:

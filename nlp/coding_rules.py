@@ -24,6 +24,9 @@ from nlp.rule_files import load_prefix_map
 
 Setting = Literal["outpatient", "inpatient"]
 SETTINGS: tuple[str, ...] = ("outpatient", "inpatient")
+# `us`: the ICD-10-CM Official Guidelines (the default); `codiesp`: the CodiEsp benchmark's habits.
+Convention = Literal["us", "codiesp"]
+CONVENTIONS: tuple[str, ...] = ("us", "codiesp")
 _FAMILY_CODES = ("Z80", "Z81", "Z82", "Z83", "Z84")
 _PERSONAL_CODES = ("Z85", "Z86", "Z87", "I252")
 EXTERNAL_CAUSES = ("V", "W", "X", "Y")

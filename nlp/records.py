@@ -10,12 +10,14 @@ Assertion = Literal["present", "historical", "uncertain", "family"]
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """A chart to code. `error` is set when the chart could not be read; it is then not coded."""
+    """A chart to code. `error` is set when the chart could not be read; it is then not coded.
+    `setting` (`outpatient` | `inpatient`), when the source gives one, overrides the coder's."""
 
     chart_id: str
     text: str
     error: str | None = None
     notes: tuple[str, ...] = ()
+    setting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ RESOURCE_FILES = (
     "personal_history.tsv",
     "sections.json",
     "term_stopwords.txt",
+    "us_guidelines.json",
     "word_variants.tsv",
 )
 NEOPLASM_COLUMNS = (

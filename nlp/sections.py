@@ -44,11 +44,23 @@ class SectionDetector:
     def find(self, text: str) -> list[Section]:
         sections = [Section(0, DEFAULT_SECTION, None)]
         for match in _HEADER.finditer(text):
-            header = " ".join(match.group(1).lower().split())
-            rule = self.by_header.get(header)
+            label = match.group(1)
+            rule = self.by_header.get(" ".join(label.lower().split()))
+            if rule is None and label.isupper():
+                rule = self._qualified(label.lower().split())
             if rule is not None:
                 sections.append(Section(match.start(1), rule.name, rule.context))
         return sections
+
+    def _qualified(self, words: list[str]) -> SectionRule | None:
+        """A capitalised header that qualifies a known one ("ED IMPRESSION", "EXAM AT
+        DISCHARGE"): the longest known header its words begin or end with."""
+        for size in range(len(words) - 1, 0, -1):
+            for part in (words[-size:], words[:size]):
+                rule = self.by_header.get(" ".join(part))
+                if rule is not None:
+                    return rule
+        return None
 
 
 @Language.factory("chartcoder_sections", default_config={})

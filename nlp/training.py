@@ -170,7 +170,9 @@ def training_rows(
             scorer.priors.neighbors = ChartNeighbors.fit(
                 [charts[i].text for i in inside], [charts[i].gold for i in inside]
             )
-            coder = ChartCoder(build_pipeline(path), codeset, scorer, "training")
+            coder = ChartCoder(
+                build_pipeline(path), codeset, scorer, "training", convention="codiesp"
+            )
             for index in (i for i in range(len(charts)) if fold_of[i] == fold):
                 chart = charts[index]
                 cands = coder.candidates(chart.text)

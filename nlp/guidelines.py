@@ -1,0 +1,333 @@
+"""US coding conventions: the ICD-10-CM Official Guidelines (FY2026) on a chart's coded findings.
+
+The rules are data (`resources/us_guidelines.json`); this module reads them and applies them in
+two places of the coder:
+
+- which mentions may be coded (`admits`): where a chart has a diagnostic statement (assessment,
+  plan, diagnoses, problem list), only the conditions stated there are coded (Section IV.J: code
+  the conditions that require or affect care; risk adjustment asks the same); words inside a
+  section header or form label ("HISTORY OF PRESENT ILLNESS", "ESTIMATED BLOOD LOSS:") are not
+  diagnoses; term-code pairs learned from CodiEsp are not used;
+- what the chart's codes become (`apply`): combination codes by the classification's presumptions
+  (I.A.15, I.C.9.a), one code per condition, no symptom integral to a coded diagnosis (I.B.4-5),
+  Z79 long-term drug codes (I.C.4.a.3) and Z68 BMI codes only with a weight diagnosis.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from nlp.codeset import CodeSet, undot
+from nlp.linking import Mention
+from nlp.records import Note
+from nlp.rule_files import ResourceError, read_text
+
+GUIDELINES_FILE = "us_guidelines.json"
+# "ESTIMATED BLOOD LOSS:" at a line start: a form label of two or more capitalised words.
+_FORM_LABEL = re.compile(r"^[ \t]*([A-Z][A-Z0-9 /&()'-]*[A-Z)])[ \t]*:", re.MULTILINE)
+_BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,12}(\d{2}(?:\.\d+)?)", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]*")
+_BMI_BAND = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)|or less|or greater)", re.IGNORECASE
+)
+
+
+def _prefixes(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(undot(v) for v in values)
+
+
+def has_prefix(code: str, prefixes: tuple[str, ...]) -> bool:
+    return undot(code).startswith(prefixes)
+
+
+@dataclass(frozen=True, slots=True)
+class Combination:
+    name: str
+    guideline: str
+    all_of: tuple[tuple[str, ...], ...]
+    none_of: tuple[str, ...]
+    add: str
+    drop: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DrugRule:
+    code: str
+    with_codes: tuple[str, ...]
+    words: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TextFinding:
+    """A code read from the text by a guideline rule (a drug, a BMI value), with its span."""
+
+    code: str
+    start: int
+    end: int
+    section: str
+    sentence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Guidelines:
+    diagnostic_tiers: tuple[frozenset[str], ...]
+    fallback_excluded: frozenset[str]
+    excluded_sources: frozenset[str]
+    integral: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    one_per_condition: tuple[tuple[str, ...], ...]
+    combinations: tuple[Combination, ...]
+    drugs: tuple[DrugRule, ...]
+    drug_excluded_sections: frozenset[str]
+    negation_words: frozenset[str]
+    bmi_requires: tuple[str, ...]
+    bmi_bands: tuple[tuple[float, float, str], ...] = field(default=())
+
+    @classmethod
+    def load(cls, codeset: CodeSet) -> Guidelines:
+        return cls.from_dict(json.loads(read_text(GUIDELINES_FILE)), codeset)
+
+    @classmethod
+    def from_dict(cls, data: dict, codeset: CodeSet) -> Guidelines:
+        try:
+            combos = tuple(
+                Combination(
+                    r["name"],
+                    r["guideline"],
+                    tuple(_prefixes(group) for group in r["all_of"]),
+                    _prefixes(r.get("none_of", ())),
+                    r["add"],
+                    _prefixes(r.get("drop", ())),
+                )
+                for r in data["combinations"]["rules"]
+            )
+            drugs = tuple(
+                DrugRule(d["code"], _prefixes(d["with"]), frozenset(w.lower() for w in d["words"]))
+                for d in data["long_term_drugs"]["drugs"]
+            )
+            guidelines = cls(
+                diagnostic_tiers=tuple(
+                    frozenset(tier) for tier in data["diagnostic_sections"]["tiers"]
+                ),
+                fallback_excluded=frozenset(data["diagnostic_sections"]["fallback_excluded"]),
+                excluded_sources=frozenset(data["excluded_sources"]["sources"]),
+                integral=tuple(
+                    (_prefixes(f["diagnoses"]), _prefixes(f["symptoms"]))
+                    for f in data["integral_symptoms"]["families"]
+                ),
+                one_per_condition=tuple(
+                    _prefixes(f["prefixes"]) for f in data["one_code_per_condition"]["families"]
+                ),
+                combinations=combos,
+                drugs=drugs,
+                drug_excluded_sections=frozenset(data["long_term_drugs"]["excluded_sections"]),
+                negation_words=frozenset(data["long_term_drugs"]["negation_words"]),
+                bmi_requires=_prefixes(data["bmi"]["requires_any"]),
+                bmi_bands=_bmi_bands(codeset),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ResourceError(f"{GUIDELINES_FILE}: missing or malformed entry {exc}") from exc
+        for diagnoses, symptoms in guidelines.integral:
+            overlap = [s for s in symptoms if s.startswith(diagnoses)]
+            if overlap:
+                raise ResourceError(f"{GUIDELINES_FILE}: {overlap} are both symptom and diagnosis")
+        for code in [c.add for c in combos] + [d.code for d in drugs]:
+            if code not in codeset or not codeset[code].billable:
+                raise ResourceError(f"{GUIDELINES_FILE}: {code} is not a billable FY2026 code")
+        return guidelines
+
+    # -- which mentions may be coded -------------------------------------------------------
+
+    def codable_sections(self, sections: Iterable[str]) -> frozenset[str] | None:
+        """The sections whose mentions are coded: the chart's diagnostic sections of the first
+        tier it has, or None (every section but the excluded ones) when it has none."""
+        names = set(sections)
+        for tier in self.diagnostic_tiers:
+            present = tier & names
+            if present:
+                return frozenset(present)
+        return None
+
+    def admits(self, mention: Mention, codable: frozenset[str] | None, labels: list[range]) -> bool:
+        if mention.source in self.excluded_sources or mention.subsumed:
+            return False
+        if codable is None:
+            if mention.section in self.fallback_excluded:
+                return False
+        elif mention.section not in codable:
+            return False
+        return not any(mention.start in label for label in labels)
+
+    # -- what the chart's codes become ------------------------------------------------------
+
+    def text_findings(
+        self, text: str, sections: list[tuple[int, str]], sentence_starts: list[int]
+    ) -> list[TextFinding]:
+        """Drug words and BMI values in the chart, outside the excluded sections."""
+        found: list[TextFinding] = []
+
+        def finding(code: str, start: int, end: int) -> TextFinding:
+            sentence = max(bisect_right(sentence_starts, start) - 1, 0)
+            return TextFinding(code, start, end, _section_of(sections, start), sentence)
+
+        for match in _WORD.finditer(text):
+            word = match.group().lower()
+            rule = next((d for d in self.drugs if word in d.words), None)
+            if rule is None or _section_of(sections, match.start()) in self.drug_excluded_sections:
+                continue
+            if self._negated(text, match.start()):
+                continue
+            found.append(finding(rule.code, match.start(), match.end()))
+        for match in _BMI.finditer(text):
+            code = self.bmi_code(float(match.group(1)))
+            if code is not None:
+                found.append(finding(code, match.start(), match.end()))
+        return found
+
+    def _negated(self, text: str, start: int) -> bool:
+        line_start = text.rfind("\n", 0, start) + 1
+        before = _WORD.findall(text[max(line_start, start - 40) : start].lower())
+        return any(w in self.negation_words for w in before[-3:])
+
+    def bmi_code(self, value: float) -> str | None:
+        return next((code for lo, hi, code in self.bmi_bands if lo <= value <= hi), None)
+
+    def apply(
+        self,
+        kept: dict[str, list[Note]],
+        score_of: dict[str, float],
+        support: dict[str, list],
+        findings: list[TextFinding],
+        specificity: dict[str, tuple[bool, int]],
+    ) -> dict[str, list[Note]]:
+        """The chart's kept codes (code -> notes) under the guidelines. `score_of` and
+        `support` (code -> supporting items) gain the codes added; `specificity` ranks codes
+        of one condition (not unspecified first, then words matched)."""
+        kept = {code: list(notes) for code, notes in kept.items()}
+        self._combine(kept, score_of, support)
+        self._one_per_condition(kept, score_of, specificity)
+        self._drop_integral_symptoms(kept)
+        self._add_text_codes(kept, score_of, support, findings)
+        return kept
+
+    def _combine(self, kept, score_of, support) -> None:
+        for rule in self.combinations:
+            members = []
+            for group in rule.all_of:
+                match = [c for c in kept if has_prefix(c, group)]
+                if not match:
+                    break
+                members.append(max(match, key=lambda c: score_of[c]))
+            else:
+                if any(has_prefix(c, rule.none_of) for c in kept):
+                    continue
+                dropped = [c for c in kept if has_prefix(c, rule.drop)]
+                notes = [n for c in dropped for n in kept.pop(c)]
+                notes.append(
+                    Note(
+                        "combination",
+                        f"{rule.add}: {rule.name} ({rule.guideline})"
+                        + (f"; replaces {', '.join(dropped)}." if dropped else "."),
+                        tuple(dropped),
+                    )
+                )
+                score_of[rule.add] = min(score_of[c] for c in members)
+                support[rule.add] = [item for c in members for item in support[c]]
+                kept[rule.add] = notes
+
+    def _one_per_condition(self, kept, score_of, specificity) -> None:
+        for family in self.one_per_condition:
+            members = [c for c in kept if has_prefix(c, family)]
+            if len(members) < 2:
+                continue
+            best = max(members, key=lambda c: (*specificity.get(c, (True, 0)), score_of[c]))
+            for code in members:
+                if code != best:
+                    kept[best].extend(kept.pop(code))
+                    kept[best].append(
+                        Note("one-code", f"{code} is the same condition as {best}.", (code,))
+                    )
+
+    def _drop_integral_symptoms(self, kept) -> None:
+        for diagnoses, symptoms in self.integral:
+            confirmed = [c for c in kept if has_prefix(c, diagnoses)]
+            if not confirmed:
+                continue
+            for code in [c for c in kept if has_prefix(c, symptoms)]:
+                cause = confirmed[0]
+                if cause in kept:
+                    kept.pop(code)
+                    kept[cause].append(
+                        Note("integral", f"{code} is integral to {cause} (I.B.5).", (code,))
+                    )
+
+    def _add_text_codes(self, kept, score_of, support, findings) -> None:
+        for finding in findings:
+            if finding.code.startswith("Z68"):
+                needed = self.bmi_requires
+            else:
+                rule = next(d for d in self.drugs if d.code == finding.code)
+                needed = rule.with_codes
+            if needed:
+                reasons = [c for c in kept if has_prefix(c, needed)]
+                if not reasons:
+                    continue
+                score = max(score_of[c] for c in reasons)
+            else:
+                reasons, score = [], max(score_of.values(), default=0.0)
+            if finding.code in kept and finding.code in support:
+                support[finding.code].append(finding)
+                continue
+            if finding.code.startswith("Z68") and any(c.startswith("Z68") for c in kept):
+                continue
+            score_of[finding.code] = max(score_of.get(finding.code, 0.0), score)
+            support[finding.code] = [finding]
+            kept[finding.code] = (
+                [Note("guideline", f"Reported with {', '.join(reasons)}.", tuple(reasons))]
+                if reasons
+                else []
+            )
+
+
+def _section_of(sections: list[tuple[int, str]], offset: int) -> str:
+    current = sections[0][1] if sections else ""
+    for start, name in sections:
+        if start > offset:
+            break
+        current = name
+    return current
+
+
+def form_labels(text: str, header_starts: Iterable[int]) -> list[range]:
+    """Character ranges of section headers and capitalised form labels at line starts: words
+    there name a field, they do not state a diagnosis."""
+    labels = [range(m.start(1), m.end(1)) for m in _FORM_LABEL.finditer(text) if " " in m.group(1)]
+    for start in header_starts:
+        end = start
+        while end < len(text) and text[end] not in ":\n":
+            end += 1
+        labels.append(range(start, end))
+    return labels
+
+
+def _bmi_bands(codeset: CodeSet) -> tuple[tuple[float, float, str], ...]:
+    """Adult BMI bands from the Z68 descriptions ("... 35.0-35.9, adult", "19.9 or less")."""
+    bands = []
+    for code in codeset.billable_descendants("Z68"):
+        description = codeset[code].description
+        if "adult" not in description.lower():
+            continue
+        match = _BMI_BAND.search(description.split("]")[-1])
+        if match is None:
+            continue
+        low = float(match.group(1))
+        if match.group(2):
+            bands.append((low, float(match.group(2)) + 0.09, code))
+        elif "less" in match.group(0).lower():
+            bands.append((0.0, low + 0.09, code))
+        else:
+            bands.append((low, 1000.0, code))
+    return tuple(sorted(bands))
