@@ -33,7 +33,7 @@ from nlp.coding_rules import (
     Setting,
 )
 from nlp.features import chart_features
-from nlp.guidelines import Guidelines, TextFinding, form_labels
+from nlp.guidelines import Guidelines, TextFinding
 from nlp.linking import Mention
 from nlp.ranking import Scorer
 from nlp.records import Chart, ChartResult, CodedFinding, Evidence, Note
@@ -168,7 +168,7 @@ class ChartCoder:
         findings: list[TextFinding] = []
         if self.guidelines is not None:
             codable = self.guidelines.codable_sections(s.name for s in sections)
-            labels = form_labels(
+            labels = self.guidelines.not_diagnosis_spans(
                 doc.text, [s.start for s in sections if s.name != DEFAULT_SECTION]
             )
             mentions = [m for m in mentions if self.guidelines.admits(m, codable, labels)]

@@ -84,6 +84,7 @@ class Guidelines:
     drug_excluded_sections: frozenset[str]
     negation_words: frozenset[str]
     bmi_requires: tuple[str, ...]
+    not_diagnoses: tuple[re.Pattern[str], ...] = ()
     bmi_bands: tuple[tuple[float, float, str], ...] = field(default=())
 
     @classmethod
@@ -126,8 +127,13 @@ class Guidelines:
                 drug_excluded_sections=frozenset(data["long_term_drugs"]["excluded_sections"]),
                 negation_words=frozenset(data["long_term_drugs"]["negation_words"]),
                 bmi_requires=_prefixes(data["bmi"]["requires_any"]),
+                not_diagnoses=tuple(
+                    re.compile(p, re.IGNORECASE) for p in data["not_diagnoses"]["patterns"]
+                ),
                 bmi_bands=_bmi_bands(codeset),
             )
+        except re.error as exc:
+            raise ResourceError(f"{GUIDELINES_FILE}: bad pattern: {exc}") from exc
         except (KeyError, TypeError) as exc:
             raise ResourceError(f"{GUIDELINES_FILE}: missing or malformed entry {exc}") from exc
         for diagnoses, symptoms in guidelines.integral:
@@ -140,6 +146,14 @@ class Guidelines:
         return guidelines
 
     # -- which mentions may be coded -------------------------------------------------------
+
+    def not_diagnosis_spans(self, text: str, header_starts: Iterable[int]) -> list[range]:
+        """Where words state no diagnosis: headers, form labels and the `not_diagnoses`
+        patterns."""
+        spans = form_labels(text, header_starts)
+        for pattern in self.not_diagnoses:
+            spans.extend(range(m.start(), m.end()) for m in pattern.finditer(text))
+        return spans
 
     def codable_sections(self, sections: Iterable[str]) -> frozenset[str] | None:
         """The sections whose mentions are coded: the chart's diagnostic sections of the first
@@ -159,7 +173,7 @@ class Guidelines:
                 return False
         elif mention.section not in codable:
             return False
-        return not any(mention.start in label for label in labels)
+        return not any(mention.start in span and mention.end - 1 in span for span in labels)
 
     # -- what the chart's codes become ------------------------------------------------------
 

@@ -132,7 +132,8 @@ class Linker:
                 continue
             slots = slots_per_sentence[index].slots
             words = {form for forms in slots for form in forms}
-            for match, subsumed in _specific_first(matches):
+            groups = [frozenset(self.generator.terms[m.term_id].groups) for m in matches]
+            for match, subsumed in _specific_first(matches, groups):
                 mentions.append(
                     self._mention(
                         match,
@@ -199,12 +200,21 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
     )
 
 
-def _specific_first(matches: list[TermMatch]) -> list[tuple[TermMatch, bool]]:
-    """Each match with whether another match covers a strict superset of its words."""
+def _specific_first(
+    matches: list[TermMatch], groups: list[frozenset] | None = None
+) -> list[tuple[TermMatch, bool]]:
+    """Each match with whether another match covers a strict superset of its words, or the
+    same words with a strict superset of its term's word groups: an abbreviation's expansion
+    read as "coronary artery disease" is not also "artery disease"."""
     position_sets = [frozenset(m.positions) for m in matches]
+    term_groups = groups or [frozenset()] * len(matches)
     out = []
     for i, match in enumerate(matches):
         mine = position_sets[i]
-        subsumed = any(mine < other for j, other in enumerate(position_sets) if j != i)
+        subsumed = any(
+            mine < other or (mine == other and term_groups[i] < term_groups[j])
+            for j, other in enumerate(position_sets)
+            if j != i
+        )
         out.append((match, subsumed))
     return out

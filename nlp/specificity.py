@@ -16,7 +16,7 @@ from nlp.codeset import CodeSet
 from nlp.knowledge_base import TermTokenizer
 
 # What the coder picks when the text says no more, best first.
-_DEFAULT_WORDS = ("without complications", "unspecified", "initial encounter")
+_DEFAULT_WORDS = ("without complications", "uncomplicated", "unspecified", "initial encounter")
 
 
 @dataclass(frozen=True, slots=True)
