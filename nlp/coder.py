@@ -192,7 +192,7 @@ class ChartCoder:
         support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
         if self.guidelines is not None:
             kept = self.guidelines.apply(
-                kept, score_of, support, cands.findings, self._specificity(kept, group_of)
+                kept, score_of, support, cands.findings, self._specificity(group_of)
             )
         # under US conventions a companion is one the guidelines kept; otherwise any candidate
         companion_pool = (
@@ -243,15 +243,18 @@ class ChartCoder:
         )
 
     def _specificity(
-        self, kept: dict[str, list[Note]], group_of: dict[str, list[CodedMention]]
-    ) -> dict[str, tuple[bool, int]]:
-        """How well each kept code is documented: not unspecified first, then words matched."""
+        self, group_of: dict[str, list[CodedMention]]
+    ) -> dict[str, tuple[bool, int, bool]]:
+        """How well each candidate is documented: not unspecified first, then words matched
+        by its best present mention; and whether it is billable."""
         return {
             code: (
                 not self.rules.is_unspecified(code),
-                max((cm.mention.n_groups for cm in group_of.get(code, ())), default=0),
+                max((cm.mention.n_groups for cm in group), default=0),
+                self.codeset[code].billable,
             )
-            for code in kept
+            for code, group in group_of.items()
+            if any(cm.assertion == "present" for cm in group)
         }
 
     def _resolve_conflicts(self, ranked: list[str]) -> dict[str, list[Note]]:

@@ -54,15 +54,16 @@ class Trace:
 
 def trace(coder: ChartCoder, chart: Chart) -> Trace:
     doc = coder.nlp(chart.text)
+    setting = chart.setting or coder.setting
     named: dict[str, str] = {}
     snippets: dict[str, str] = {}
     for mention in sorted(doc._.mentions, key=lambda m: m.start):
-        coded = coder.rules.code_mention(mention)
+        coded = coder.rules_by_setting[setting].code_mention(mention)
         why = _why_not(mention, coded.code if coded else None)
         if named.get(mention.code, "x") != "":
             named[mention.code] = why
         snippets.setdefault(mention.code, chart.text[mention.start : mention.end][:SNIPPET])
-    cands = coder._candidates(doc)
+    cands = coder._candidates(doc, setting)
     scores = coder.scorer.score(cands.features) if cands.codes else np.zeros(0)
     result = coder._result(chart, cands, scores)
     sources, sections = {}, {}

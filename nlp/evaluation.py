@@ -119,6 +119,11 @@ def calibration(
         ranked = list(dict.fromkeys(scored.get(chart_id, ())))
         hits = _align([code for code, _ in ranked], list(dict.fromkeys(gold_codes)), descendants)
         pairs.extend((score, hit) for (_, score), hit in zip(ranked, hits, strict=True))
+    return calibrate(pairs, n_bins=n_bins)
+
+
+def calibrate(pairs: Sequence[tuple[float, bool]], *, n_bins: int = 10) -> Calibration:
+    """Brier score and ECE of (score, right) pairs, over `n_bins` equal-width score bins."""
     if not pairs:
         return Calibration(0.0, 0.0, 0, ())
     brier = sum((score - hit) ** 2 for score, hit in pairs) / len(pairs)

@@ -83,6 +83,8 @@ class Guidelines:
     drugs: tuple[DrugRule, ...]
     drug_excluded_sections: frozenset[str]
     negation_words: frozenset[str]
+    not_long_term: frozenset[str]
+    not_encounter: tuple[str, ...]
     bmi_requires: tuple[str, ...]
     not_diagnoses: tuple[re.Pattern[str], ...] = ()
     bmi_bands: tuple[tuple[float, float, str], ...] = field(default=())
@@ -126,6 +128,8 @@ class Guidelines:
                 drugs=drugs,
                 drug_excluded_sections=frozenset(data["long_term_drugs"]["excluded_sections"]),
                 negation_words=frozenset(data["long_term_drugs"]["negation_words"]),
+                not_long_term=frozenset(data["long_term_drugs"]["not_long_term"]["words"]),
+                not_encounter=_prefixes(data["not_encounter_codes"]["prefixes"]),
                 bmi_requires=_prefixes(data["bmi"]["requires_any"]),
                 not_diagnoses=tuple(
                     re.compile(p, re.IGNORECASE) for p in data["not_diagnoses"]["patterns"]
@@ -168,6 +172,8 @@ class Guidelines:
     def admits(self, mention: Mention, codable: frozenset[str] | None, labels: list[range]) -> bool:
         if mention.source in self.excluded_sources or mention.subsumed:
             return False
+        if has_prefix(mention.code, self.not_encounter):
+            return False
         if codable is None:
             if mention.section in self.fallback_excluded:
                 return False
@@ -192,7 +198,7 @@ class Guidelines:
             rule = next((d for d in self.drugs if word in d.words), None)
             if rule is None or _section_of(sections, match.start()) in self.drug_excluded_sections:
                 continue
-            if self._negated(text, match.start()):
+            if self._negated(text, match.start()) or self._short_term(text, match):
                 continue
             found.append(finding(rule.code, match.start(), match.end()))
         for match in _BMI.finditer(text):
@@ -200,6 +206,13 @@ class Guidelines:
             if code is not None:
                 found.append(finding(code, match.start(), match.end()))
         return found
+
+    def _short_term(self, text: str, match: re.Match[str]) -> bool:
+        """A drug on a line that says sliding scale, drip, once: not long-term use."""
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        line = text[line_start : line_end if line_end >= 0 else len(text)].lower()
+        return any(w in self.not_long_term for w in _WORD.findall(line))
 
     def _negated(self, text: str, start: int) -> bool:
         line_start = text.rfind("\n", 0, start) + 1
@@ -215,7 +228,7 @@ class Guidelines:
         score_of: dict[str, float],
         support: dict[str, list],
         findings: list[TextFinding],
-        specificity: dict[str, tuple[bool, int]],
+        specificity: dict[str, tuple[bool, int, bool]],
     ) -> dict[str, list[Note]]:
         """The chart's kept codes (code -> notes) under the guidelines. `score_of` and
         `support` (code -> supporting items) gain the codes added; `specificity` ranks codes
@@ -231,14 +244,14 @@ class Guidelines:
         for rule in self.combinations:
             members = []
             for group in rule.all_of:
-                match = [c for c in kept if has_prefix(c, group)]
+                match = [c for c in kept if has_prefix(c, group) and c != rule.add]
                 if not match:
                     break
                 members.append(max(match, key=lambda c: score_of[c]))
             else:
                 if any(has_prefix(c, rule.none_of) for c in kept):
                     continue
-                dropped = [c for c in kept if has_prefix(c, rule.drop)]
+                dropped = [c for c in kept if has_prefix(c, rule.drop) and c != rule.add]
                 notes = [n for c in dropped for n in kept.pop(c)]
                 notes.append(
                     Note(
@@ -248,16 +261,34 @@ class Guidelines:
                         tuple(dropped),
                     )
                 )
+                if rule.add in kept:
+                    kept[rule.add].extend(notes)
+                    continue
                 score_of[rule.add] = min(score_of[c] for c in members)
                 support[rule.add] = [item for c in members for item in support[c]]
                 kept[rule.add] = notes
 
     def _one_per_condition(self, kept, score_of, specificity) -> None:
+        """Of a condition's codes, the best documented stays: among the kept ones and the
+        candidates under the threshold (a chart that says "chronic systolic CHF" is I50.22,
+        however the ranker scored it), not unspecified first, then words matched, then score."""
         for family in self.one_per_condition:
             members = [c for c in kept if has_prefix(c, family)]
-            if len(members) < 2:
+            if not members:
                 continue
-            best = max(members, key=lambda c: (*specificity.get(c, (True, 0)), score_of[c]))
+            rivals = [
+                c
+                for c in specificity
+                if c not in kept and has_prefix(c, family) and specificity[c][2]
+            ]
+            if all(specificity.get(c, (True, 0, True))[0] for c in members):
+                rivals = []  # a specific code is kept: the ranker's choice stands
+            best = max(
+                members + rivals, key=lambda c: (*specificity.get(c, (True, 0, True))[:2], score_of[c])
+            )
+            if best not in kept:
+                score_of[best] = max(score_of[c] for c in members)
+                kept[best] = []
             for code in members:
                 if code != best:
                     kept[best].extend(kept.pop(code))
