@@ -29,10 +29,12 @@ def window_limit(n_groups: int) -> int:
 
 
 class SentenceWords(NamedTuple):
-    """A sentence as word slots (each the forms a word may take) and the negated slots."""
+    """A sentence as word slots (each the forms a word may take) and the negated slots; an
+    abbreviation's expansion may negate a word of its own slot (NSTEMI: non-ST elevation)."""
 
     slots: list[tuple[str, ...]]
     negated: frozenset[int]
+    negated_forms: dict[int, frozenset[str]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +153,17 @@ class CandidateGenerator:
             words = required[term_id]
             if words is not None and not words <= present:
                 continue
-            match = self._place(term_id, where, sentence.negated)
+            match = self._place(term_id, where, sentence.negated, sentence.negated_forms)
             if match is not None:
                 matches.append(match)
         return matches
 
     def _place(
-        self, term_id: int, where: dict[str, list[int]], negated: frozenset[int]
+        self,
+        term_id: int,
+        where: dict[str, list[int]],
+        negated: frozenset[int],
+        negated_forms: dict[int, frozenset[str]] | None = None,
     ) -> TermMatch | None:
         """Where the term sits in the sentence, or None.
 
@@ -179,8 +185,10 @@ class CandidateGenerator:
             for group, pos in zip(term.groups, chosen, strict=True):
                 if group[0][:1].isdigit() and not any(abs(pos - other) == 1 for other in chosen):
                     return None
+        inside = negated_forms or {}
         for group, pos in zip(term.groups, chosen, strict=True):
-            if (pos in negated) != any(w in term.negated for w in group):
+            chart_negates = pos in negated or any(w in inside.get(pos, ()) for w in group)
+            if chart_negates != any(w in term.negated for w in group):
                 return None
         lo, hi = min(chosen), max(chosen)
         optional_hits = sum(

@@ -23,7 +23,7 @@ import spacy
 from spacy.language import Language
 
 from nlp import context, sections, sentences  # noqa: F401  (register the components)
-from nlp.codeset import CodeSet, undot
+from nlp.codeset import CodeSet, in_range, undot
 from nlp.coding_rules import (
     CONVENTIONS,
     SETTINGS,
@@ -54,7 +54,7 @@ class Candidates:
     groups: list[list[CodedMention]]
     # codes read from the text by a guideline rule (drugs, BMI), under the US convention
     findings: list[TextFinding] = field(default_factory=list)
-    sections: list = field(default_factory=list)
+    line_starts: list[int] = field(default_factory=list)
 
 
 @contextmanager
@@ -182,7 +182,8 @@ class ChartCoder:
                 groups[coded.code].append(coded)
         codes = sorted(groups)
         features = chart_features(groups, doc.text, self.scorer.priors)
-        return Candidates(codes, features, [groups[c] for c in codes], findings, sections)
+        line_starts = [0] + [i + 1 for i, ch in enumerate(doc.text) if ch == "\n"]
+        return Candidates(codes, features, [groups[c] for c in codes], findings, line_starts)
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
@@ -192,12 +193,16 @@ class ChartCoder:
         support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
         if self.guidelines is not None:
             kept = self.guidelines.apply(
-                kept, score_of, support, cands.findings, self._specificity(group_of)
+                kept,
+                score_of,
+                support,
+                cands.findings,
+                self._specificity(group_of),
+                cands.line_starts,
+                self._asks_for,
             )
         # under US conventions a companion is one the guidelines kept; otherwise any candidate
-        companion_pool = (
-            score_of if self.guidelines is None else {c: score_of[c] for c in kept}
-        )
+        companion_pool = score_of if self.guidelines is None else {c: score_of[c] for c in kept}
         findings = []
         late: dict[str, list[Note]] = {}
         for code in kept:
@@ -241,6 +246,11 @@ class ChartCoder:
         return ChartResult(
             chart.chart_id, self.model_version, tuple(out[: self.top_k]), None, chart.notes
         )
+
+    def _asks_for(self, code: str, other: str) -> bool:
+        """Whether `code`'s use-additional or code-first notes name `other`."""
+        info = self.codeset[code]
+        return in_range(other, info.use_additional) or in_range(other, info.code_first)
 
     def _specificity(
         self, group_of: dict[str, list[CodedMention]]

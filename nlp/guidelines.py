@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from nlp.codeset import CodeSet, undot
@@ -87,6 +87,8 @@ class Guidelines:
     not_encounter: tuple[str, ...]
     bmi_requires: tuple[str, ...]
     not_diagnoses: tuple[re.Pattern[str], ...] = ()
+    gives_way: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    line_symptoms: tuple[str, ...] = ()
     bmi_bands: tuple[tuple[float, float, str], ...] = field(default=())
 
     @classmethod
@@ -134,6 +136,10 @@ class Guidelines:
                 not_diagnoses=tuple(
                     re.compile(p, re.IGNORECASE) for p in data["not_diagnoses"]["patterns"]
                 ),
+                gives_way=tuple(
+                    (r["code"], _prefixes(r["to"])) for r in data["unspecified_gives_way"]["rules"]
+                ),
+                line_symptoms=_prefixes(data["symptom_in_diagnosis_statement"]["symptom_prefixes"]),
                 bmi_bands=_bmi_bands(codeset),
             )
         except re.error as exc:
@@ -208,11 +214,15 @@ class Guidelines:
         return found
 
     def _short_term(self, text: str, match: re.Match[str]) -> bool:
-        """A drug on a line that says sliding scale, drip, once: not long-term use."""
+        """A drug on a line that says sliding scale, drip, once, or that it was stopped: not
+        long-term use."""
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         line = text[line_start : line_end if line_end >= 0 else len(text)].lower()
-        return any(w in self.not_long_term for w in _WORD.findall(line))
+        after = _WORD.findall(text[match.end() : match.end() + 30].lower())[:3]
+        return any(w in self.not_long_term for w in _WORD.findall(line)) or any(
+            w in self.negation_words for w in after
+        )
 
     def _negated(self, text: str, start: int) -> bool:
         line_start = text.rfind("\n", 0, start) + 1
@@ -229,16 +239,52 @@ class Guidelines:
         support: dict[str, list],
         findings: list[TextFinding],
         specificity: dict[str, tuple[bool, int, bool]],
+        line_starts: list[int],
+        asks_for: Callable[[str, str], bool],
     ) -> dict[str, list[Note]]:
         """The chart's kept codes (code -> notes) under the guidelines. `score_of` and
         `support` (code -> supporting items) gain the codes added; `specificity` ranks codes
-        of one condition (not unspecified first, then words matched)."""
+        of one condition (not unspecified first, then words matched); `asks_for(a, b)` says
+        whether code a's notes ask for code b (use additional code)."""
         kept = {code: list(notes) for code, notes in kept.items()}
         self._combine(kept, score_of, support)
         self._one_per_condition(kept, score_of, specificity)
         self._drop_integral_symptoms(kept)
+        self._drop_nos(kept)
+        self._drop_symptoms_in_statements(kept, support, line_starts, asks_for)
         self._add_text_codes(kept, score_of, support, findings)
         return kept
+
+    def _drop_nos(self, kept) -> None:
+        for code, systems in self.gives_way:
+            if code not in kept:
+                continue
+            specific = next((c for c in kept if c != code and has_prefix(c, systems)), None)
+            if specific is not None:
+                kept[specific].extend(kept.pop(code))
+                kept[specific].append(
+                    Note(
+                        "more-specific-documented",
+                        f"{specific} is documented, so {code} is not coded.",
+                        (code,),
+                    )
+                )
+
+    def _drop_symptoms_in_statements(self, kept, support, line_starts, asks_for) -> None:
+        def lines(code: str) -> set[int]:
+            return {bisect_right(line_starts, _start(item)) for item in support.get(code, ())}
+
+        diagnoses = {c: lines(c) for c in kept if not has_prefix(c, self.line_symptoms)}
+        for code in [c for c in kept if has_prefix(c, self.line_symptoms)]:
+            mine = lines(code)
+            beside = [d for d, theirs in diagnoses.items() if mine & theirs]
+            covered = set().union(*(diagnoses[d] for d in beside)) if beside else set()
+            if not mine or not mine <= covered or any(asks_for(d, code) for d in beside):
+                continue
+            kept[beside[0]].extend(kept.pop(code))
+            kept[beside[0]].append(
+                Note("integral", f"{code} describes {beside[0]} in its statement (I.B.5).", (code,))
+            )
 
     def _combine(self, kept, score_of, support) -> None:
         for rule in self.combinations:
@@ -284,7 +330,8 @@ class Guidelines:
             if all(specificity.get(c, (True, 0, True))[0] for c in members):
                 rivals = []  # a specific code is kept: the ranker's choice stands
             best = max(
-                members + rivals, key=lambda c: (*specificity.get(c, (True, 0, True))[:2], score_of[c])
+                members + rivals,
+                key=lambda c: (*specificity.get(c, (True, 0, True))[:2], score_of[c]),
             )
             if best not in kept:
                 score_of[best] = max(score_of[c] for c in members)
@@ -310,6 +357,10 @@ class Guidelines:
                     )
 
     def _add_text_codes(self, kept, score_of, support, findings) -> None:
+        bmis = [f for f in findings if f.code.startswith("Z68")]
+        current = [f for f in bmis if f.section in ("vital_signs", "physical_examination")]
+        chosen = (current or bmis)[-1:]
+        findings = [f for f in findings if not f.code.startswith("Z68")] + chosen
         for finding in findings:
             if finding.code.startswith("Z68"):
                 needed = self.bmi_requires
@@ -335,6 +386,11 @@ class Guidelines:
                 if reasons
                 else []
             )
+
+
+def _start(item) -> int:
+    """Where a supporting item (a coded mention or a text finding) starts."""
+    return item.mention.start if hasattr(item, "mention") else item.start
 
 
 def _section_of(sections: list[tuple[int, str]], offset: int) -> str:

@@ -102,6 +102,7 @@ class Linker:
             offsets: list[tuple[int, int]] = []
             flags: list[tuple[bool, bool]] = []
             negated: set[int] = set()
+            negated_forms: dict[int, frozenset[str]] = {}
             after_negator = False
             for token in sent:
                 if not is_word(token.text):
@@ -116,13 +117,16 @@ class Linker:
                     forms.append(variant)
                 expansion = self.abbreviations(token.text)
                 forms.extend(expansion)
+                inside = _negated_in(expansion)
+                if inside:
+                    negated_forms[len(slots)] = inside
                 corrected = corrections.get(norm)
                 if corrected:
                     forms.append(corrected)
                 slots.append(tuple(forms))
                 offsets.append((token.idx, token.idx + len(token.text)))
                 flags.append((bool(expansion), bool(corrected)))
-            slots_per_sentence.append(SentenceWords(slots, frozenset(negated)))
+            slots_per_sentence.append(SentenceWords(slots, frozenset(negated), negated_forms))
             offsets_per_sentence.append(offsets)
             flags_per_sentence.append(flags)
         mentions: list[Mention] = []
@@ -161,6 +165,8 @@ class Linker:
     ) -> Mention:
         term = self.generator.terms[match.term_id]
         resolution = self.resolver.resolve(term.code, words)
+        if resolution.how == "billable":
+            resolution = self.resolver.refine(resolution.code, words) or resolution
         start = offsets[match.positions[0]][0]
         section = section_at(sections, start) if sections else None
         return Mention(
@@ -197,6 +203,13 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
         resolver=parts["resolver"],
         abbreviations=parts["abbreviations"],
         variants=parts["variants"],
+    )
+
+
+def _negated_in(words: tuple[str, ...]) -> frozenset[str]:
+    """The words an expansion negates itself ("non-ST elevation" negates "st")."""
+    return frozenset(
+        word for before, word in zip(words, words[1:], strict=False) if before in NEGATORS
     )
 
 

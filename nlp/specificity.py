@@ -68,6 +68,28 @@ class SpecificityResolver:
             code = best
         return Resolution(code, how)
 
+    def refine(self, code: str, words: Collection[str]) -> Resolution | None:
+        """A sibling that `words` document better than `code`, when `code` is its parent's
+        default (unspecified) child: "oropharyngeal dysphagia" is R13.12, not the R13.10 that
+        the index gives "dysphagia"; "chemotherapy-induced neuropathy" is G62.0, not G62.9."""
+        parent = self._parents().get(code)
+        if parent is None:
+            return None
+        child = next(c for c in self.children[parent] if c.code == code)
+        if child.default_rank >= len(_DEFAULT_WORDS):
+            return None
+        better = self.resolve(parent, words)
+        if better.how != "supported" or better.code == code:
+            return None
+        return better
+
+    def _parents(self) -> dict[str, str]:
+        parents = getattr(self, "_parent_of", None)
+        if parents is None:
+            parents = {c.code: p for p, kids in self.children.items() for c in kids}
+            self._parent_of = parents
+        return parents
+
     def _best_child(self, code: str, words: Collection[str]) -> tuple[str | None, float]:
         best: str | None = None
         best_key: tuple[float, int, int] = (0.0, 0, 0)
