@@ -251,6 +251,7 @@ class Guidelines:
         self._one_per_condition(kept, score_of, specificity)
         self._drop_integral_symptoms(kept)
         self._drop_nos(kept)
+        self._drop_contained(kept, support, specificity, asks_for)
         self._drop_symptoms_in_statements(kept, support, line_starts, asks_for)
         self._add_text_codes(kept, score_of, support, findings)
         return kept
@@ -269,6 +270,36 @@ class Guidelines:
                         (code,),
                     )
                 )
+
+    def _drop_contained(self, kept, support, specificity, asks_for) -> None:
+        """A code whose every mention lies inside another kept code's mention, and which is
+        the less specific reading of those words (an unspecified code, or fewer words of a code
+        of the same block), is not a second code ("chronic cholecystitis" inside "cholelithiasis
+        with chronic cholecystitis"), unless one of the two asks for the other (use additional
+        code: "type 2 DM with CKD stage 3a" keeps N18.31)."""
+        spans = {
+            code: [(_start(i), _end(i), _groups(i)) for i in support.get(code, ())] for code in kept
+        }
+        for code in list(kept):
+            mine = spans[code]
+            if not mine or code not in kept:
+                continue
+            unspecified = not specificity.get(code, (True, 0, True))[0]
+            for other in list(kept):
+                if other == code or asks_for(other, code) or asks_for(code, other):
+                    continue
+                theirs = spans[other]
+                related = unspecified or undot(code)[:2] == undot(other)[:2]
+                inside = related and all(
+                    any(s <= a and b <= e and (unspecified or g < h) for s, e, h in theirs)
+                    for a, b, g in mine
+                )
+                if inside:
+                    kept[other].extend(kept.pop(code))
+                    kept[other].append(
+                        Note("one-code", f"{code} reads the same words as {other}.", (code,))
+                    )
+                    break
 
     def _drop_symptoms_in_statements(self, kept, support, line_starts, asks_for) -> None:
         def lines(code: str) -> set[int]:
@@ -391,6 +422,14 @@ class Guidelines:
 def _start(item) -> int:
     """Where a supporting item (a coded mention or a text finding) starts."""
     return item.mention.start if hasattr(item, "mention") else item.start
+
+
+def _end(item) -> int:
+    return item.mention.end if hasattr(item, "mention") else item.end
+
+
+def _groups(item) -> int:
+    return item.mention.n_groups if hasattr(item, "mention") else 0
 
 
 def _section_of(sections: list[tuple[int, str]], offset: int) -> str:
