@@ -3,6 +3,7 @@
 An actor loads the engine once, in `__init__`, from built artefacts: a folder every node can
 read (a shared cache), or files shipped once through the object store. It reads the charts of a
 shard itself from their references and returns plain records and metrics, never chart text.
+Each chart is coded under its own setting (a record's, or its folder's) or else the actor's.
 Actors restart when they or their node die, and the call in flight is retried (`max_restarts`,
 `max_task_retries`); results are keyed by chart id, so a retried shard is harmless.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flows.outputs import reuse_key
 from flows.sources import ChartReader, ChartRef
 from nlp.records import Chart
 
@@ -29,12 +31,15 @@ CALL_RETRIES = 3
 
 @dataclass(frozen=True, slots=True)
 class ChartOutcome:
-    """One chart's result: its `chartcoder code` record, or `reused` (the old record stands)."""
+    """One chart's result: its `chartcoder code` record, or `reused` (the old record stands),
+    and the setting and convention it was coded under."""
 
     chart_id: str
     sha256: str | None
     record: dict[str, Any] | None
     reused: bool = False
+    setting: str | None = None
+    convention: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +99,32 @@ class ChartCoderWorker:
         return WorkerInfo(self.name, node_id, self.load_seconds, self.coder.model_version)
 
     def code_shard(self, shard: int, refs: list[ChartRef], known: dict[str, str]) -> ShardResult:
-        """Read and code a shard; `known` maps chart id -> hash of a reusable previous record."""
+        """Read and code a shard; `known` maps chart id -> `reuse_key` of a reusable previous
+        record (the same bytes, coded under the same setting and convention)."""
         started = time.perf_counter()
         outcomes: dict[str, ChartOutcome] = {}
         to_code: list[tuple[Chart, str | None]] = []
         characters = 0
+        convention = self.coder.convention
         for ref in refs:
             read = self.reader.read(ref)
-            if read.sha256 is not None and known.get(ref.chart_id) == read.sha256:
-                outcomes[ref.chart_id] = ChartOutcome(ref.chart_id, read.sha256, None, True)
+            setting = read.chart.setting or self.coder.setting
+            if read.sha256 is not None and known.get(ref.chart_id) == reuse_key(
+                read.sha256, setting, convention
+            ):
+                outcomes[ref.chart_id] = ChartOutcome(
+                    ref.chart_id, read.sha256, None, True, setting, convention
+                )
                 continue
             characters += len(read.chart.text)
             to_code.append((read.chart, read.sha256))
         read_seconds = time.perf_counter() - started
         coded = self._code([chart for chart, _ in to_code])
         for (chart, digest), record in zip(to_code, coded, strict=True):
-            outcomes[chart.chart_id] = ChartOutcome(chart.chart_id, digest, record)
+            setting = chart.setting or self.coder.setting
+            outcomes[chart.chart_id] = ChartOutcome(
+                chart.chart_id, digest, record, False, setting, convention
+            )
         ordered = tuple(outcomes[ref.chart_id] for ref in refs)
         return ShardResult(
             shard=shard,

@@ -2,7 +2,9 @@
 
 chartcoder train [--train-only] [--force]
 chartcoder code PATH... --output FILE.jsonl [--threshold P] [--top-k K] [--inpatient]
-chartcoder evaluate PRED.jsonl GOLD.tsv
+                [--convention {us,codiesp}]
+chartcoder evaluate PRED.jsonl GOLD.tsv|GOLD.jsonl [--errors CHARTS] [--convention us|codiesp]
+chartcoder run SOURCE --output DEST [--inpatient] [--convention {us,codiesp}] [...]
 chartcoder bridge --queue-url URL --landing s3://bucket/prefix --results s3://bucket/prefix [...]
 chartcoder up | down | status [--state-dir DIR]
 """
@@ -69,19 +71,22 @@ def parser() -> argparse.ArgumentParser:
     code.add_argument("--output", "-o", required=True, type=Path, help="JSON lines to write")
     code.add_argument("--threshold", type=_probability, help="minimum score (default: trained)")
     code.add_argument("--top-k", type=_positive, default=30, help="codes per chart at most")
-    code.add_argument(
-        "--inpatient",
-        action="store_true",
-        help="code uncertain diagnoses as established (inpatient guideline)",
-    )
+    _add_coding_options(code)
     code.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
     code.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
 
     evaluate = sub.add_parser("evaluate", help="score predictions against gold codes")
     evaluate.add_argument("predictions", type=Path, metavar="PRED.jsonl")
-    evaluate.add_argument("gold", type=Path, metavar="GOLD.tsv")
     evaluate.add_argument(
-        "--exact", action="store_true", help="count only exact matches in the headline figures"
+        "gold",
+        type=Path,
+        metavar="GOLD",
+        help="CodiEsp gold (.tsv) or US-chart gold (.jsonl: gold, alt, optional, must_not codes)",
+    )
+    evaluate.add_argument(
+        "--exact",
+        action="store_true",
+        help="count only exact matches in the headline figures (US-chart gold: always exact)",
     )
     evaluate.add_argument(
         "--errors",
@@ -92,12 +97,34 @@ def parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--threshold", type=_probability, help="threshold the predictions used")
     evaluate.add_argument("--inpatient", action="store_true", help="the predictions were inpatient")
+    evaluate.add_argument(
+        "--convention",
+        choices=("us", "codiesp"),
+        default="us",
+        help="coding convention of the engine that --errors re-runs (default: us)",
+    )
     evaluate.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
     evaluate.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
     add_run_parser(sub)
     add_bridge_parser(sub)
     stack.add_parsers(sub)
     return root
+
+
+def _add_coding_options(command: argparse.ArgumentParser) -> None:
+    """`--inpatient` and `--convention` (`nlp.coding_rules`): how `code` and `run` code charts."""
+    command.add_argument(
+        "--inpatient",
+        action="store_true",
+        help="code uncertain diagnoses as established (inpatient guideline); a chart's own "
+        "setting (a record's 'setting', an inpatient/ or outpatient/ folder) wins",
+    )
+    command.add_argument(
+        "--convention",
+        choices=("us", "codiesp"),
+        default="us",
+        help="coding convention: us (ICD-10-CM guidelines, default) or codiesp (the benchmark's)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,9 +173,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def load_coder(args: argparse.Namespace, **options: Any) -> ChartCoder:
-    """The engine as `--cache`, `--data`, `--inpatient` and `--threshold` ask."""
+    """The engine as `--cache`, `--data`, `--inpatient`, `--threshold` and `--convention` ask."""
     from nlp.coder import ChartCoder
 
+    options.setdefault("convention", getattr(args, "convention", "us"))
     return ChartCoder.load(
         cache_dir=args.cache,
         data_dir=args.data,
@@ -248,6 +276,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for path in (args.predictions, args.gold, *([args.errors] if args.errors else [])):
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
+    if args.gold.suffix == ".jsonl":
+        return evaluate_us(args)
     gold = read_gold(args.gold)
     scored = read_predictions(args.predictions)
     predictions = {chart: [code for code, _ in codes] for chart, codes in scored.items()}
@@ -274,13 +304,54 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"over {calibrated.codes} predicted codes (score vs. matched gold)"
     )
     if args.errors:
-        report["errors"] = error_analysis(args, predictions, gold)
+        report["errors"] = error_analysis(args, predictions, gold, descendants=not args.exact)
+    print(json.dumps(report))
+    return 0
+
+
+def evaluate_us(args: argparse.Namespace) -> int:
+    """Score against US-chart gold: exact codes, CMS-HCC V28 categories, must_not traps, RAF."""
+    from nlp import us_evaluation
+
+    try:
+        gold = us_evaluation.read_gold(args.gold)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    scored = read_predictions(args.predictions)
+    found = us_evaluation.score(scored, gold)
+    for name, figures, more in (
+        ("us_exact", found.exact, f", ignored {found.ignored}"),
+        ("hcc", found.hcc, ""),
+    ):
+        print(
+            f"{name:8s} P={figures.precision:.3f} R={figures.recall:.3f} F1={figures.f1:.3f} "
+            f"(charts {found.charts}, right {figures.right}, predicted {figures.predicted}, "
+            f"gold {figures.gold}{more})"
+        )
+    print(
+        f"must_not charts with a violation: {len(found.violations)}/{found.charts} "
+        f"({found.must_not_share:.3f})"
+    )
+    print(f"raf mean abs error={found.raf_mae:.3f}")
+    print(
+        f"calibration Brier={found.calibration.brier:.3f} ECE={found.calibration.ece:.3f} "
+        f"over {found.calibration.codes} predicted codes (score vs. hit; ignored codes left out)"
+    )
+    report: dict[str, Any] = found.as_dict()
+    if args.errors:
+        predictions = {chart: [code for code, _ in codes] for chart, codes in scored.items()}
+        seen, expected = us_evaluation.as_scored(predictions, gold)
+        report["errors"] = error_analysis(args, seen, expected, descendants=False)
     print(json.dumps(report))
     return 0
 
 
 def error_analysis(
-    args: argparse.Namespace, predictions: dict[str, list[str]], gold: dict[str, list[str]]
+    args: argparse.Namespace,
+    predictions: dict[str, list[str]],
+    gold: dict[str, list[str]],
+    *,
+    descendants: bool,
 ) -> dict[str, Any]:
     """Re-run the engine on the charts and print the errors grouped by cause."""
     from nlp.error_analysis import ErrorAnalysis
@@ -291,7 +362,7 @@ def error_analysis(
         charts = list(read_charts([args.errors]))
     except ChartSourceError as exc:
         raise UsageError(str(exc)) from exc
-    found = ErrorAnalysis(coder, descendants=not args.exact)(charts, predictions, gold)
+    found = ErrorAnalysis(coder, descendants=descendants)(charts, predictions, gold)
     summary = found.as_dict()
     for kind in ("missed", "wrong"):
         causes = summary["by_cause"].get(kind, {})
@@ -327,6 +398,7 @@ def add_run_parser(sub) -> None:
     run.add_argument("--price-per-hour", type=float, default=None, help="USD per node-hour")
     run.add_argument("--shard-retries", type=int, default=2, help="retries of a failed shard")
     run.add_argument("--max-chart-bytes", type=_positive, help="largest chart read")
+    _add_coding_options(run)
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
@@ -348,6 +420,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
         "instance_price_per_hour": args.price_per_hour,
         "shard_retries": args.shard_retries,
         "max_chart_bytes": args.max_chart_bytes,
+        "setting": "inpatient" if args.inpatient else "outpatient",
+        "convention": args.convention,
     }
     state = code_charts(
         args.source,

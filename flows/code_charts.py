@@ -6,6 +6,9 @@
 
 Chart text never reaches Prefect: tasks take chart references and return plain records; no
 task result is persisted and nothing is cached by input.
+
+Each chart is coded under its own setting (a `.jsonl` record's `"setting"`, or an `inpatient/` or
+`outpatient/` folder: `nlp.reading`), else the run's `setting`, and under the run's `convention`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -51,6 +54,10 @@ if TYPE_CHECKING:
     from prefect_aws.s3 import S3Bucket
 
 MAX_PARALLEL_SHARDS = 64
+# The coder's options (`nlp.coding_rules.SETTINGS`, `CONVENTIONS`), spelled out so that Prefect
+# shows and checks them without the flow importing the engine (a test keeps them equal).
+Setting = Literal["outpatient", "inpatient"]
+Convention = Literal["us", "codiesp"]
 DEFAULT_PRICE_PER_HOUR = 0.192  # an m5.xlarge on demand, us-east-1, USD
 
 # Every task keeps its result in memory only (persist_result=False) and is never cached by its
@@ -153,9 +160,13 @@ def read_previous(destination: Destination) -> Previous:
 
 @task(persist_result=False, cache_policy=NO_CACHE)
 def start_coders(
-    workers: int, artifacts: str | ArtifactFiles, reader: ChartReader
+    workers: int,
+    artifacts: str | ArtifactFiles,
+    reader: ChartReader,
+    options: dict[str, Any] | None = None,
 ) -> tuple[CoderPool, list[WorkerInfo]]:
-    pool = CoderPool.start(workers, artifacts, reader)
+    """`options` go to each actor's `ChartCoder` (`setting`, `convention`)."""
+    pool = CoderPool.start(workers, artifacts, reader, options)
     infos = pool.wait_ready()
     get_run_logger().info(
         "%d coders ready (load %s s)",
@@ -301,8 +312,12 @@ def code_charts(
     shard_retries: int = 2,
     shard_timeout_seconds: float = 3600.0,
     max_chart_bytes: int = MAX_CHART_BYTES,
+    setting: Setting = "outpatient",
+    convention: Convention = "us",
 ) -> dict[str, Any]:
     """Code every chart at `source` into `destination`; see the module docstring."""
+    check_choice("setting", setting, get_args(Setting))
+    check_choice("convention", convention, get_args(Convention))
     logger = get_run_logger()
     run_started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -331,6 +346,7 @@ def code_charts(
                     workers,
                     read_artifact_files(model.path) if shipped else str(model.path),
                     ChartReader(src_bucket, max_chart_bytes),
+                    {"setting": setting, "convention": convention},
                 )
             with stage(timings, "coding"):
                 results, failed = run_shards(
@@ -356,6 +372,8 @@ def code_charts(
             cluster.nodes,
             instance_price_per_hour,
             coders,
+            setting,
+            convention,
         )
         with stage(timings, "write"):
             # quote(): Prefect does not walk big collections looking for futures (10k records)
@@ -380,6 +398,11 @@ def code_charts(
                 f"manifest's errors"
             )
         return {k: v for k, v in manifest.items() if k != "errors"}
+
+
+def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: not one of {', '.join(allowed)}")
 
 
 def run_ui_url() -> str | None:
@@ -471,7 +494,9 @@ def merge(
                 records[outcome.chart_id] = previous.records[outcome.chart_id]
             else:
                 assert outcome.record is not None
-                records[outcome.chart_id] = {**outcome.record, outputs.HASH_FIELD: outcome.sha256}
+                records[outcome.chart_id] = outputs.with_run_fields(
+                    outcome.record, outcome.sha256, outcome.setting, outcome.convention
+                )
     for shard, reason in failed.items():
         for ref in shards[shard]:
             records[ref.chart_id] = outputs.failed_record(
@@ -503,6 +528,8 @@ def build_manifest(
     nodes: int,
     price_per_hour: float,
     coders: list[WorkerInfo],
+    setting: str = "outpatient",
+    convention: str = "us",
 ) -> dict[str, Any]:
     errors = [{"chart_id": r["chart_id"], "reason": r["error"]} for r in records if r["error"]]
     reused = sum(r.reused for r in results.values())
@@ -515,6 +542,8 @@ def build_manifest(
         "source": src.uri,
         "destination": dest.location.uri,
         "model_version": model.version,
+        "setting": setting,
+        "convention": convention,
         "charts_total": len(refs),
         "charts_coded": len(records) - len(errors),
         "charts_reused": reused,
@@ -555,7 +584,8 @@ def run_summary(destination: str, options: dict[str, Any], state: Any) -> str:
     lines += [
         f"  charts:      {manifest['charts_total']} total, {manifest['charts_coded']} coded "
         f"({manifest['charts_reused']} reused), {manifest['charts_failed']} in error",
-        f"  model:       {manifest['model_version']}",
+        f"  model:       {manifest['model_version']} "
+        f"({manifest.get('setting')}, convention {manifest.get('convention')})",
         f"  throughput:  {throughput['charts_per_hour']:,.0f} charts/hour overall, "
         f"{throughput['characters_per_second']:,.0f} characters/s coding",
         "  timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings"].items()),

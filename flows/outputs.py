@@ -1,8 +1,9 @@
 """The run's output files, built from plain records: `charts.jsonl` and `codes.parquet`.
 
 `charts.jsonl` holds the `chartcoder code` record of every input chart, sorted by chart id, plus
-`content_sha256` (the hash of the chart's bytes) so that a rerun can reuse records whose content
-and model version did not change.
+`content_sha256` (the hash of the chart's bytes), `setting` (the chart's own, else the run's) and
+`convention`, so that a rerun can reuse the records whose content, model version, setting and
+convention did not change.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ CHARTS = "charts.jsonl"
 CODES = "codes.parquet"
 MANIFEST = "manifest.json"
 HASH_FIELD = "content_sha256"
+SETTING_FIELD = "setting"
+CONVENTION_FIELD = "convention"
+# What the flow adds to a `chartcoder code` record.
+RUN_FIELDS = (HASH_FIELD, SETTING_FIELD, CONVENTION_FIELD)
 
 CODES_SCHEMA = pa.schema(
     [
@@ -56,24 +61,46 @@ class Previous:
         return cls(records)
 
     def reusable(self, chart_ids: Iterable[str], model_version: str) -> dict[str, str]:
-        """chart id -> content hash, for previous records made by this model version."""
+        """chart id -> `reuse_key` of its previous record, for records made by this model
+        version (a record without a hash, setting or convention is never reused)."""
         known = {}
         for chart_id in chart_ids:
             record = self.records.get(chart_id)
-            if record and record.get("model_version") == model_version and record.get(HASH_FIELD):
-                known[chart_id] = record[HASH_FIELD]
+            if not record or record.get("model_version") != model_version:
+                continue
+            digest, setting, convention = (record.get(name) for name in RUN_FIELDS)
+            if digest and setting and convention:
+                known[chart_id] = reuse_key(digest, setting, convention)
         return known
 
 
-def failed_record(chart_id: str, model_version: str, reason: str) -> dict[str, Any]:
+def reuse_key(sha256: str, setting: str, convention: str) -> str:
+    """What must not change for a previous record to stand: the chart's bytes and how it was
+    coded (the model version is compared apart)."""
+    return f"{sha256} {setting} {convention}"
+
+
+def with_run_fields(
+    record: dict[str, Any], sha256: str | None, setting: str | None, convention: str | None
+) -> dict[str, Any]:
     return {
+        **record,
+        HASH_FIELD: sha256,
+        SETTING_FIELD: setting,
+        CONVENTION_FIELD: convention,
+    }
+
+
+def failed_record(chart_id: str, model_version: str, reason: str) -> dict[str, Any]:
+    """The record of a chart that was not read (its shard failed): no hash, no setting."""
+    record = {
         "chart_id": chart_id,
         "model_version": model_version,
         "codes": [],
         "error": reason,
         "notes": [],
-        HASH_FIELD: None,
     }
+    return with_run_fields(record, None, None, None)
 
 
 def charts_jsonl(records: Iterable[dict[str, Any]]) -> bytes:

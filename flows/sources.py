@@ -4,6 +4,8 @@ A source is a local folder, a local `.txt`/`.jsonl` file, or `s3://bucket/prefix
 rules are those of `chartcoder code` (`nlp.reading`): a folder contributes its `.txt` files
 recursively, sorted, with the relative path without `.txt` as chart id. Under an S3 prefix the
 same rule applies to keys, and `.jsonl` objects are record files (`{"id", "text"}` per line).
+A chart's setting follows `nlp.reading` too: a record's `"setting"`, else an `inpatient/` or
+`outpatient/` folder in its path (or its `.jsonl` object's key) relative to the source.
 
 Discovery (in the driver) yields `ChartRef`s: an id, where the bytes are, and their size. The
 Ray workers read the bytes themselves (`ChartReader`), so chart text never passes through the
@@ -20,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from nlp.reading import ChartSourceError, chart_files, decode_chart, jsonl_line_chart
+from nlp.reading import (
+    ChartSourceError,
+    chart_files,
+    decode_chart,
+    folder_setting,
+    jsonl_line_chart,
+)
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
 
@@ -63,13 +71,15 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class ChartRef:
-    """Where one chart's bytes are: a file or S3 key, or a byte range (a line of a `.jsonl`)."""
+    """Where one chart's bytes are: a file or S3 key, or a byte range (a line of a `.jsonl`),
+    and the setting its folder gives it (`nlp.reading.folder_setting`; a record's own wins)."""
 
     chart_id: str
     key: str
     size: int
     offset: int | None = None
     line_no: int | None = None
+    setting: str | None = None
 
 
 def discover(location: Location, bucket: S3Bucket | None = None) -> list[ChartRef]:
@@ -80,7 +90,10 @@ def discover(location: Location, bucket: S3Bucket | None = None) -> list[ChartRe
         return _discover_s3(location, bucket)
     path = location.path
     if path.is_dir():
-        return [ChartRef(cid, str(p), p.stat().st_size) for cid, p in chart_files(path)]
+        return [
+            ChartRef(cid, str(p), p.stat().st_size, setting=folder_setting(cid))
+            for cid, p in chart_files(path)
+        ]
     if path.is_file() and path.suffix == ".jsonl":
         return list(_jsonl_refs(path.name, str(path), path.read_bytes()))
     if path.is_file() and path.suffix == ".txt":
@@ -98,15 +111,16 @@ def _discover_s3(location: Location, bucket: S3Bucket) -> list[ChartRef]:
         relative = key[len(location.prefix) :]
         if key.endswith("/") or not relative:
             continue
+        setting = folder_setting(relative)
         if key.endswith(".txt"):
-            refs.append(ChartRef(relative[: -len(".txt")], key, int(obj["Size"])))
+            refs.append(ChartRef(relative[: -len(".txt")], key, int(obj["Size"]), setting=setting))
         elif key.endswith(".jsonl"):
             data: bytes = bucket.read_path(key)  # type: ignore[assignment]
-            refs.extend(_jsonl_refs(PurePosixPath(key).name, key, data))
+            refs.extend(_jsonl_refs(PurePosixPath(key).name, key, data, setting))
     return refs
 
 
-def _jsonl_refs(name: str, key: str, data: bytes) -> list[ChartRef]:
+def _jsonl_refs(name: str, key: str, data: bytes, setting: str | None = None) -> list[ChartRef]:
     """One reference per non-blank line; ids as `nlp.reading.read_jsonl` gives them."""
     refs = []
     offset = 0
@@ -115,7 +129,7 @@ def _jsonl_refs(name: str, key: str, data: bytes) -> list[ChartRef]:
         if not raw.strip():
             continue
         chart_id = jsonl_line_chart(f"{name}:{line_no}", raw).chart_id
-        refs.append(ChartRef(chart_id, key, len(raw), start, line_no))
+        refs.append(ChartRef(chart_id, key, len(raw), start, line_no, setting))
     return refs
 
 
@@ -188,11 +202,11 @@ class ChartReader:
         data = self._bytes(ref)
         digest = hashlib.sha256(data).hexdigest()
         if ref.offset is None:
-            return ReadChart(decode_chart(ref.chart_id, data, self.max_bytes), digest)
+            return ReadChart(decode_chart(ref.chart_id, data, self.max_bytes, ref.setting), digest)
         return ReadChart(self._record_chart(ref, data), digest)
 
     def _record_chart(self, ref: ChartRef, raw: bytes) -> Chart:
-        return jsonl_line_chart(ref.chart_id, raw, self.max_bytes)
+        return jsonl_line_chart(ref.chart_id, raw, self.max_bytes, ref.setting)
 
     def _bytes(self, ref: ChartRef) -> bytes:
         if self.bucket is None:

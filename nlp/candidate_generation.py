@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -34,7 +35,7 @@ class SentenceWords(NamedTuple):
 
     slots: list[tuple[str, ...]]
     negated: frozenset[int]
-    negated_forms: dict[int, frozenset[str]] = {}
+    negated_forms: Mapping[int, frozenset[str]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ class CandidateGenerator:
         term_id: int,
         where: dict[str, list[int]],
         negated: frozenset[int],
-        negated_forms: dict[int, frozenset[str]] | None = None,
+        negated_forms: Mapping[int, frozenset[str]] | None = None,
     ) -> TermMatch | None:
         """Where the term sits in the sentence, or None.
 

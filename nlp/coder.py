@@ -33,11 +33,12 @@ from nlp.coding_rules import (
     Setting,
 )
 from nlp.features import chart_features
-from nlp.guidelines import Guidelines, TextFinding
+from nlp.guidelines import Guidelines, TextFinding, statement_heads, stratum
 from nlp.linking import Mention
 from nlp.ranking import Scorer
 from nlp.records import Chart, ChartResult, CodedFinding, Evidence, Note
-from nlp.sections import DEFAULT_SECTION, section_at
+from nlp.sections import DEFAULT_SECTION
+from nlp.us_calibration import UsCalibration
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Candidates:
     # codes read from the text by a guideline rule (drugs, BMI), under the US convention
     findings: list[TextFinding] = field(default_factory=list)
     line_starts: list[int] = field(default_factory=list)
+    text: str = ""
 
 
 @contextmanager
@@ -95,6 +97,7 @@ class ChartCoder:
         convention: Convention = "us",
         threshold: float | None = None,
         top_k: int = DEFAULT_TOP_K,
+        us_calibration: UsCalibration | None = None,
     ) -> None:
         if convention not in CONVENTIONS:
             raise ValueError(f"convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
@@ -107,7 +110,14 @@ class ChartCoder:
         self.rules_by_setting = {s: CodingRules(codeset, setting=s) for s in SETTINGS}  # type: ignore[arg-type]
         self.rules = self.rules_by_setting[setting]
         self.guidelines = Guidelines.load(codeset) if convention == "us" else None
-        self.threshold = scorer.threshold if threshold is None else threshold
+        # under US conventions a fitted calibration maps ranker scores to the chance of being
+        # right on US charts; candidates enter the rules from its floor
+        self.calibration = us_calibration if convention == "us" else None
+        default = self.calibration.threshold if self.calibration else scorer.threshold
+        self.threshold = default if threshold is None else threshold
+        self.floor = self.calibration.floor if self.calibration else self.threshold
+        # chart id -> code -> stratum of support, recorded while fitting the calibration
+        self.strata: dict[str, dict[str, str]] | None = None
         self.top_k = top_k
 
     @classmethod
@@ -129,6 +139,8 @@ class ChartCoder:
             codeset: CodeSet = read_pickle(path, "codeset.pkl")
             scorer: Scorer = read_pickle(path, "ranker.pkl")
             nlp = build_pipeline(path / "linker.pkl")
+        if "us_calibration.pkl" in manifest.get("files", {}):
+            options.setdefault("us_calibration", read_pickle(path, "us_calibration.pkl"))
         return cls(nlp, codeset, scorer, manifest["model_version"], **options)
 
     def code(self, charts: list[Chart]) -> list[ChartResult]:
@@ -164,16 +176,18 @@ class ChartCoder:
             raise ValueError(f"setting {setting!r} is not one of {', '.join(SETTINGS)}")
         rules = self.rules_by_setting[setting]
         mentions = doc._.mentions
-        sections = doc._.sections or []
+        chart_sections = doc._.sections or []
         findings: list[TextFinding] = []
         if self.guidelines is not None:
-            codable = self.guidelines.codable_sections(s.name for s in sections)
+            codable = self.guidelines.codable_sections(s.name for s in chart_sections)
             labels = self.guidelines.not_diagnosis_spans(
-                doc.text, [s.start for s in sections if s.name != DEFAULT_SECTION]
+                doc.text, [s.start for s in chart_sections if s.name != DEFAULT_SECTION]
             )
             mentions = [m for m in mentions if self.guidelines.admits(m, codable, labels)]
             findings = self.guidelines.text_findings(
-                doc.text, [(s.start, s.name) for s in sections], [s.start_char for s in doc.sents]
+                doc.text,
+                [(s.start, s.name) for s in chart_sections],
+                [s.start_char for s in doc.sents],
             )
         groups: dict[str, list[CodedMention]] = defaultdict(list)
         for mention in mentions:
@@ -183,24 +197,18 @@ class ChartCoder:
         codes = sorted(groups)
         features = chart_features(groups, doc.text, self.scorer.priors)
         line_starts = [0] + [i + 1 for i, ch in enumerate(doc.text) if ch == "\n"]
-        return Candidates(codes, features, [groups[c] for c in codes], findings, line_starts)
+        return Candidates(
+            codes, features, [groups[c] for c in codes], findings, line_starts, doc.text
+        )
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
         ranked = sorted(cands.codes, key=lambda c: -score_of[c])
-        kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.threshold])
+        kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.floor])
         support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
         if self.guidelines is not None:
-            kept = self.guidelines.apply(
-                kept,
-                score_of,
-                support,
-                cands.findings,
-                self._specificity(group_of),
-                cands.line_starts,
-                self._asks_for,
-            )
+            kept = self._apply_guidelines(chart, cands, kept, score_of, support, group_of)
         # under US conventions a companion is one the guidelines kept; otherwise any candidate
         companion_pool = score_of if self.guidelines is None else {c: score_of[c] for c in kept}
         findings = []
@@ -246,6 +254,28 @@ class ChartCoder:
         return ChartResult(
             chart.chart_id, self.model_version, tuple(out[: self.top_k]), None, chart.notes
         )
+
+    def _apply_guidelines(self, chart, cands, kept, score_of, support, group_of):
+        """US conventions on the kept codes; scores calibrated by stratum of support."""
+        assert self.guidelines is not None
+        kept = self.guidelines.apply(
+            kept,
+            score_of,
+            support,
+            cands.findings,
+            self._specificity(group_of),
+            cands.line_starts,
+            self._asks_for,
+        )
+        heads = statement_heads(cands.text, cands.line_starts)
+        strata = {c: stratum(support.get(c, []), cands.line_starts, heads) for c in kept}
+        if self.strata is not None:
+            self.strata[chart.chart_id] = strata
+        if self.calibration is not None:
+            codes = list(kept)
+            calibrated = self.calibration([score_of[c] for c in codes], [strata[c] for c in codes])
+            score_of.update(zip(codes, calibrated, strict=True))
+        return kept
 
     def _asks_for(self, code: str, other: str) -> bool:
         """Whether `code`'s use-additional or code-first notes name `other`."""

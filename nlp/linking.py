@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -208,9 +209,7 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
 
 def _negated_in(words: tuple[str, ...]) -> frozenset[str]:
     """The words an expansion negates itself ("non-ST elevation" negates "st")."""
-    return frozenset(
-        word for before, word in zip(words, words[1:], strict=False) if before in NEGATORS
-    )
+    return frozenset(word for before, word in pairwise(words) if before in NEGATORS)
 
 
 def _specific_first(

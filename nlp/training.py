@@ -35,6 +35,7 @@ from nlp.neighbors import ChartNeighbors
 from nlp.ranking import HeuristicRanker, Ranker, Scorer
 from nlp.rule_files import load_abbreviations, load_term_stopwords, load_word_variants
 from nlp.specificity import SpecificityResolver
+from nlp.us_fitting import fit_us_calibration, us_dev_path, us_dev_stamp
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def build(
     stamp = current_stamp(data_dir)
     splits = ("train",) if train_only else ("train", "dev")
     stamp["training"] = "+".join(splits) if has_codiesp(data_dir) else "none"
+    stamp["us_calibration"] = us_dev_stamp(data_dir)
     if not force:
         existing = find_valid(cache_dir)
         if existing is not None and existing.manifest.get("stamp") == stamp:
@@ -94,8 +96,12 @@ def build(
     terms = _merge(base_terms, learned)
     linker = {"generator": CandidateGenerator(terms, frequency), **shared}
     model_version = f"chartcoder-{stamp['chartcoder']}+{stamp['rules'][:6]}.{version}"
+    parts: dict[str, Any] = {"codeset.pkl": codeset, "linker.pkl": linker, "ranker.pkl": ranker}
+    calibration = _us_calibration(codeset, linker, ranker, data_dir)
+    if calibration is not None:
+        parts["us_calibration.pkl"] = calibration
     return write_bundle(
-        {"codeset.pkl": codeset, "linker.pkl": linker, "ranker.pkl": ranker},
+        parts,
         stamp,
         model_version,
         cache_dir,
@@ -103,8 +109,23 @@ def build(
             "terms": len(terms),
             "learned_terms": len(learned),
             "seconds": round(time.perf_counter() - started, 1),
+            "us_calibration": calibration.report if calibration else None,
         },
     )
+
+
+def _us_calibration(codeset, linker, ranker, data_dir: Path | None):
+    """The US score calibration, fitted on the US development charts when the data folder has
+    them and the ranker was trained (a heuristic scorer is not calibrated)."""
+    if us_dev_path(data_dir) is None or isinstance(ranker, HeuristicRanker):
+        return None
+    from nlp.coder import ChartCoder, build_pipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "linker.pkl"
+        path.write_bytes(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
+        coder = ChartCoder(build_pipeline(path), codeset, ranker, "calibration", convention="us")
+        return fit_us_calibration(coder, data_dir)
 
 
 def _merge(base: list[Term], learned: list[Term]) -> list[Term]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from flows.cli import main, parser
 
 CHARTS = Path(__file__).parents[1] / "fixtures" / "charts"
 
@@ -143,3 +143,78 @@ def test_evaluate_groups_errors_by_cause(tmp_path, cache, capsys):
     assert errors["by_cause"]["missed"] == {"context": 1, "no candidate": 1}
     assert "largest error classes:" in out
     assert "negated: chest pain" in out
+
+
+def test_a_chart_setting_from_its_record_or_folder_overrides_inpatient(tmp_path, cache):
+    charts = tmp_path / "charts"
+    for relative in ("inpatient/a.txt", "outpatient/b.txt", "c.txt"):
+        (charts / relative).parent.mkdir(parents=True, exist_ok=True)
+        (charts / relative).write_text("Assessment: probable pneumonia.\n", encoding="utf-8")
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(
+        "".join(
+            json.dumps({"id": chart_id, "text": "Assessment: probable pneumonia.", **extra}) + "\n"
+            for chart_id, extra in (
+                ("rec-in", {"setting": "inpatient"}),
+                ("rec-out", {"setting": "outpatient"}),
+                ("rec-plain", {}),
+                ("rec-bad", {"setting": "emergency"}),
+            )
+        ),
+        encoding="utf-8",
+    )
+
+    def coded(*flags: str) -> dict[str, list[str]]:
+        out = tmp_path / "out.jsonl"
+        assert (
+            main(["code", str(charts), str(batch), "-o", str(out), "--cache", cache, *flags]) == 0
+        )
+        return {r["chart_id"]: [c["code"] for c in r["codes"]] for r in read_records(out)}
+
+    # an uncertain diagnosis is coded under the inpatient rule only
+    assert coded() == {
+        "c": [],
+        "inpatient/a": ["J18.9"],
+        "outpatient/b": [],
+        "rec-in": ["J18.9"],
+        "rec-out": [],
+        "rec-plain": [],
+        "rec-bad": [],
+    }
+    assert coded("--inpatient") == {
+        "c": ["J18.9"],
+        "inpatient/a": ["J18.9"],
+        "outpatient/b": [],
+        "rec-in": ["J18.9"],
+        "rec-out": [],
+        "rec-plain": ["J18.9"],
+        "rec-bad": [],
+    }
+    bad = next(r for r in read_records(tmp_path / "out.jsonl") if r["chart_id"] == "rec-bad")
+    assert bad["error"] == "record setting 'emergency' is not one of outpatient, inpatient"
+
+
+def test_code_takes_a_convention(tmp_path, cache, capsys):
+    out = tmp_path / "codes.jsonl"
+    status = main(
+        [
+            "code",
+            str(CHARTS / "clinic"),
+            "-o",
+            str(out),
+            "--cache",
+            cache,
+            "--convention",
+            "codiesp",
+        ]
+    )
+    assert status == 0
+    assert [r["chart_id"] for r in read_records(out)] == ["htn"]
+    assert parser().parse_args(["code", "x", "-o", "y"]).convention == "us"
+    run = parser().parse_args(["run", "x", "-o", "y", "--inpatient", "--convention", "codiesp"])
+    assert (run.inpatient, run.convention) == (True, "codiesp")
+    for command in (["code", str(CHARTS), "-o", str(out)], ["run", str(CHARTS), "-o", str(out)]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--convention", "bogus"])
+        assert exit_info.value.code == 2
+        assert "invalid choice: 'bogus'" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import pytest
 
 from flows.cli import main
 from flows.code_charts import code_charts
+from flows.outputs import RUN_FIELDS
 from nlp.artifacts import Bundle
 from nlp.coder import ChartCoder
 from nlp.reading import read_charts
@@ -27,7 +28,8 @@ def expected_records(bundle: Bundle, folder: Path) -> dict[str, dict]:
 
 
 def without_hash(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k != "content_sha256"}
+    """The `chartcoder code` record, without what the flow adds (hash, setting, convention)."""
+    return {k: v for k, v in record.items() if k not in RUN_FIELDS}
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -63,12 +65,18 @@ def test_codes_a_folder_then_reuses_unchanged_charts(
     assert {r["chart_id"]: without_hash(r) for r in records} == expected
     assert all(r["content_sha256"] for r in records if not r["chart_id"].endswith("huge"))
     assert sum(1 for r in records if r["codes"]) >= 5  # the example charts do get codes
+    # examples/charts/inpatient/ is coded inpatient; the rest under the run's setting
+    assert {r["chart_id"]: (r["setting"], r["convention"]) for r in records} == {
+        cid: ("inpatient" if cid.startswith("inpatient/") else "outpatient", "us")
+        for cid in expected
+    }
 
     manifest = json.loads((dest / "manifest.json").read_text())
     run_id = state.state_details.flow_run_id
     assert manifest["run_id"] == str(run_id)
     assert (manifest["source"], manifest["destination"]) == (str(source), str(dest))
     assert manifest["model_version"] == built.manifest["model_version"]
+    assert (manifest["setting"], manifest["convention"]) == ("outpatient", "us")
     assert (manifest["charts_total"], manifest["charts_coded"], manifest["charts_failed"]) == (
         9,
         6,
@@ -145,6 +153,65 @@ def test_codes_a_folder_then_reuses_unchanged_charts(
     assert rerun["outpatient/neuro_carpal_tunnel"]["content_sha256"] != next(
         r["content_sha256"] for r in records if r["chart_id"] == "outpatient/neuro_carpal_tunnel"
     )
+
+
+def test_setting_and_convention_reach_the_coders_the_manifest_and_the_reuse_key(
+    tmp_path: Path, built: Bundle, ray_tmp: str, no_ray_left: None
+) -> None:
+    source, dest = tmp_path / "charts", tmp_path / "out"
+    for relative in ("inpatient/a.txt", "clinic/b.txt"):
+        (source / relative).parent.mkdir(parents=True)
+        (source / relative).write_text("Assessment: probable pneumonia.\n", encoding="utf-8")
+
+    state = code_charts(
+        str(source),
+        str(dest),
+        workers=1,
+        artifacts=str(built.path),
+        ray_temp_dir=ray_tmp,
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert (manifest["setting"], manifest["convention"]) == ("outpatient", "us")
+    records = {r["chart_id"]: r for r in read_lines(dest / "charts.jsonl")}
+    # an uncertain diagnosis: coded under the inpatient rule (the folder's), not the outpatient
+    assert {cid: [c["code"] for c in r["codes"]] for cid, r in records.items()} == {
+        "clinic/b": [],
+        "inpatient/a": ["J18.9"],
+    }
+    assert records["inpatient/a"]["codes"][0]["assertion"] == "uncertain"
+    assert {cid: r["setting"] for cid, r in records.items()} == {
+        "clinic/b": "outpatient",
+        "inpatient/a": "inpatient",
+    }
+
+    # the same bytes under another setting and convention: nothing coded otherwise is reused
+    code = main(
+        [
+            "run",
+            str(source),
+            "--output",
+            str(dest),
+            "--workers",
+            "1",
+            "--artifacts",
+            str(built.path),
+            "--ray-temp-dir",
+            ray_tmp,
+            "--inpatient",
+            "--convention",
+            "codiesp",
+        ]
+    )
+    assert code == 0
+    again = json.loads((dest / "manifest.json").read_text())
+    assert (again["setting"], again["convention"]) == ("inpatient", "codiesp")
+    assert (again["charts_total"], again["charts_reused"]) == (2, 0)
+    rerun = {
+        r["chart_id"]: (r["setting"], r["convention"]) for r in read_lines(dest / "charts.jsonl")
+    }
+    assert rerun == {"clinic/b": ("inpatient", "codiesp"), "inpatient/a": ("inpatient", "codiesp")}
 
 
 def test_nothing_to_read_fails_and_leaves_no_output(

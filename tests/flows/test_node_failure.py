@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows.code_charts import code_charts
+from flows.outputs import RUN_FIELDS
 from nlp.artifacts import Bundle
 from nlp.coder import ChartCoder
 from nlp.reading import read_charts
@@ -103,7 +104,7 @@ def test_killing_a_worker_node_mid_run_loses_nothing(
     assert len(ids) == len(set(ids)) == COPIES * len(originals)
     for record in records:
         copy, _, original = record.pop("chart_id").partition("/")
-        assert {k: v for k, v in record.items() if k != "content_sha256"} == {
+        assert {k: v for k, v in record.items() if k not in RUN_FIELDS} == {
             k: v for k, v in originals[original].items() if k != "chart_id"
         }
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from flows.actors import ChartCoderWorker
 from flows.notify import FileNotification, notifier, send
-from flows.outputs import Previous, charts_jsonl, failed_record
+from flows.outputs import Previous, charts_jsonl, failed_record, reuse_key, with_run_fields
 from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
 from flows.sources import (
     ChartReader,
@@ -21,6 +22,7 @@ from flows.sources import (
     discover,
 )
 from flows.storage import Destination
+from nlp.artifacts import Bundle
 from nlp.reading import ChartSourceError, read_charts
 from tests.flows.pipeline_charts import EXAMPLES
 
@@ -32,6 +34,8 @@ def test_discovery_gives_the_ids_and_reads_of_chartcoder_code(tmp_path: Path) ->
         b"not json\n"
         b'{"text": "no id"}\n'
         b'\xef\xbb\xbf{"id": 7, "text": "Gout."}\n'
+        b'{"id": "b", "text": "Asthma.", "setting": "inpatient"}\n'
+        b'{"id": "c", "text": "Asthma.", "setting": "day-case"}\n'
     )
     for source in (EXAMPLES, batch):
         refs = discover(Location.parse(str(source)))
@@ -44,7 +48,14 @@ def test_discovery_gives_the_ids_and_reads_of_chartcoder_code(tmp_path: Path) ->
         "batch.jsonl:3",
         "batch.jsonl:4",
         "7",
+        "b",
+        "c",
     ]
+    # the examples' folders give their settings, the records theirs
+    settings = {c.chart_id: c.setting for c in read_charts([EXAMPLES, batch])}
+    assert settings["inpatient/pneumonia_sepsis_admission"] == "inpatient"
+    assert settings["outpatient/copd_osa_visit"] == "outpatient"
+    assert (settings["a"], settings["b"], settings["c"]) == (None, "inpatient", None)
 
 
 def test_locations_refuse_what_they_cannot_read(tmp_path: Path) -> None:
@@ -81,23 +92,74 @@ def test_default_shards_give_each_worker_several_and_stay_bounded() -> None:
     assert len(balanced_shards([ChartRef(f"c{i}", "", 10) for i in range(1_000)], 63)) == 16
 
 
-def test_previous_records_are_reused_only_for_the_same_content_and_model() -> None:
+def test_previous_records_are_reused_only_for_the_same_content_model_and_coding() -> None:
+    def record(chart_id: str, model: str, digest: str, setting: str, convention: str) -> dict:
+        plain = {"chart_id": chart_id, "model_version": model, "codes": []}
+        return with_run_fields(plain, digest, setting, convention)
+
     old = (
         charts_jsonl(
             [
-                {"chart_id": "b", "model_version": "m1", "content_sha256": "h2", "codes": []},
-                {"chart_id": "a", "model_version": "m1", "content_sha256": "h1", "codes": []},
-                {"chart_id": "c", "model_version": "m0", "content_sha256": "h3", "codes": []},
+                record("b", "m1", "h2", "inpatient", "codiesp"),
+                record("a", "m1", "h1", "outpatient", "us"),
+                record("c", "m0", "h3", "outpatient", "us"),
                 failed_record(
                     "d", "m1", "not coded: shard 3 failed after its retries (RayTaskError)"
                 ),
+                # from before settings were recorded: coded under rules that may have changed
+                {"chart_id": "f", "model_version": "m1", "content_sha256": "h4", "codes": []},
             ]
         )
         + b"{damaged\n"
     )
     assert old.splitlines()[0].startswith(b'{"chart_id": "a"')
     previous = Previous.parse(old)
-    assert previous.reusable(["a", "b", "c", "d", "e"], "m1") == {"a": "h1", "b": "h2"}
+    assert previous.reusable(["a", "b", "c", "d", "e", "f"], "m1") == {
+        "a": reuse_key("h1", "outpatient", "us"),
+        "b": reuse_key("h2", "inpatient", "codiesp"),
+    }
+    assert (
+        len({reuse_key("h", s, c) for s in ("outpatient", "inpatient") for c in ("us", "x")}) == 4
+    )
+
+
+def test_a_worker_codes_each_chart_under_its_setting_and_reuses_only_the_same_coding(
+    tmp_path: Path, fixture_build: Bundle
+) -> None:
+    for relative in ("inpatient/a.txt", "clinic/b.txt"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("Assessment: probable pneumonia.", encoding="utf-8")
+    refs = discover(Location.parse(str(tmp_path)))
+    assert [(r.chart_id, r.setting) for r in refs] == [
+        ("clinic/b", None),
+        ("inpatient/a", "inpatient"),
+    ]
+    artifacts = str(fixture_build.path)
+    worker = ChartCoderWorker(
+        artifacts, ChartReader(), {"setting": "outpatient", "convention": "us"}
+    )
+    first = worker.code_shard(0, refs, {})
+    assert [(o.chart_id, o.setting, o.convention, o.reused) for o in first.outcomes] == [
+        ("clinic/b", "outpatient", "us", False),
+        ("inpatient/a", "inpatient", "us", False),
+    ]
+    codes = {o.chart_id: [c["code"] for c in o.record["codes"]] for o in first.outcomes if o.record}
+    assert codes == {"clinic/b": [], "inpatient/a": ["J18.9"]}  # uncertain: inpatient rule only
+
+    known = {o.chart_id: reuse_key(o.sha256, o.setting, o.convention) for o in first.outcomes}
+    again = worker.code_shard(1, refs, known)
+    assert [o.reused for o in again.outcomes] == [True, True]
+    # the same bytes coded as inpatient: the folder's chart is unchanged, the other is recoded
+    inpatient = ChartCoderWorker(artifacts, ChartReader(), {"setting": "inpatient"}).code_shard(
+        2, refs, known
+    )
+    assert [(o.chart_id, o.setting, o.reused) for o in inpatient.outcomes] == [
+        ("clinic/b", "inpatient", False),
+        ("inpatient/a", "inpatient", True),
+    ]
+    assert [c["code"] for c in inpatient.outcomes[0].record["codes"]] == ["J18.9"]
+    codiesp = ChartCoderWorker(artifacts, ChartReader(), {"convention": "codiesp"})
+    assert not any(o.reused for o in codiesp.code_shard(3, refs, known).outcomes)
 
 
 def test_local_writes_replace_files_whole(tmp_path: Path) -> None:
@@ -171,3 +233,26 @@ def test_ray_released_in_the_background_is_gone_when_the_run_ends_even_on_error(
             assert ray.is_initialized()
         raise RuntimeError("writing the outputs failed while Ray stops")
     assert not ray.is_initialized()
+
+
+def test_the_flow_offers_and_checks_the_coders_settings_and_conventions() -> None:
+    from typing import get_args
+
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.code_charts import Convention, Setting, check_choice, code_charts
+    from nlp.coding_rules import CONVENTIONS, SETTINGS
+
+    assert (get_args(Setting), get_args(Convention)) == (SETTINGS, CONVENTIONS)
+    schema = parameter_schema(code_charts.fn).properties
+    assert (schema["setting"]["enum"], schema["setting"]["default"]) == (
+        list(SETTINGS),
+        "outpatient",
+    )
+    assert (schema["convention"]["enum"], schema["convention"]["default"]) == (
+        list(CONVENTIONS),
+        "us",
+    )
+    check_choice("setting", "inpatient", SETTINGS)
+    with pytest.raises(ValueError, match=r"setting='icu': not one of outpatient, inpatient"):
+        check_choice("setting", "icu", SETTINGS)

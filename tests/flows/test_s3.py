@@ -17,6 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.cli import main
+from flows.code_charts import s3_bucket
+from flows.outputs import RUN_FIELDS
+from flows.sources import ChartReader, Location, discover
 from nlp.artifacts import Bundle
 from nlp.coder import ChartCoder
 from nlp.reading import read_charts
@@ -106,8 +109,10 @@ def test_s3_source_and_destination_with_an_unreadable_object(
     for chart_id, record in expected.items():
         assert {"chart_id": chart_id, **by_id[chart_id]} == {
             **record,
-            "content_sha256": by_id[chart_id]["content_sha256"],
+            **{name: by_id[chart_id][name] for name in RUN_FIELDS},
         }
+    assert by_id["inpatient/pneumonia_sepsis_admission"]["setting"] == "inpatient"
+    assert by_id["rec-1"]["setting"] == "outpatient"
     assert by_id["archive/old"]["codes"] == []
     assert by_id["archive/old"]["content_sha256"] is None
     manifest = json.loads(get("manifest.json"))
@@ -123,3 +128,75 @@ def test_s3_source_and_destination_with_an_unreadable_object(
     assert error["reason"].startswith("not coded: shard ")
     table = pq.read_table(io.BytesIO(get("codes.parquet")))
     assert table.num_rows == sum(len(r["codes"]) for r in expected.values())
+
+
+def test_s3_keys_and_records_get_the_settings_of_a_local_folder(
+    tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {**KEYS, "aws_default_region": "us-east-1"}.items():
+        monkeypatch.setenv(name.upper(), value)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **KEYS)
+    s3.create_bucket(Bucket="settings")
+    local = tmp_path / "local"
+    texts = {
+        "inpatient/a.txt": b"Probable pneumonia.",
+        "site/outpatient/b.txt": b"Probable pneumonia.",
+        "inpatient/outpatient/c.txt": b"Probable pneumonia.",
+        "clinic/d.txt": b"Probable pneumonia.",
+        "inpatient.txt": b"Probable pneumonia.",
+    }
+    for key, data in texts.items():
+        s3.put_object(Bucket="settings", Key=f"in/{key}", Body=data)
+        (local / key).parent.mkdir(parents=True, exist_ok=True)
+        (local / key).write_bytes(data)
+    records = [
+        {"id": "r-own", "text": "Probable pneumonia.", "setting": "outpatient"},
+        {"id": "r-folder", "text": "Probable pneumonia."},
+        {"id": "r-bad", "text": "Probable pneumonia.", "setting": "ward"},
+    ]
+    batch = "".join(json.dumps(r) + "\n" for r in records).encode()
+    s3.put_object(Bucket="settings", Key="in/inpatient/batch.jsonl", Body=batch)
+    s3.put_object(Bucket="settings", Key="in/batch.jsonl", Body=batch)
+
+    location = Location.parse("s3://settings/in")
+    bucket = s3_bucket(location, s3_endpoint, None)
+    refs = discover(location, bucket)
+    reader = ChartReader(bucket)
+    charts = {ref.chart_id: reader.read(ref).chart for ref in refs if ref.offset is None}
+    # the same layout on disk gives the same ids, texts and settings
+    assert charts == {c.chart_id: c for c in read_charts([local])}
+    assert {c.chart_id: c.setting for c in charts.values()} == {
+        "clinic/d": None,
+        "inpatient": None,
+        "inpatient/a": "inpatient",
+        "inpatient/outpatient/c": "outpatient",
+        "site/outpatient/b": "outpatient",
+    }
+    # records: their own setting, else the folder of their object; a bad one is an error
+    read = [(ref.key, reader.read(ref).chart) for ref in refs if ref.offset is not None]
+    assert [(key, c.chart_id, c.setting, c.error) for key, c in read] == [
+        ("in/batch.jsonl", "r-own", "outpatient", None),
+        ("in/batch.jsonl", "r-folder", None, None),
+        (
+            "in/batch.jsonl",
+            "r-bad",
+            None,
+            "record setting 'ward' is not one of outpatient, inpatient",
+        ),
+        ("in/inpatient/batch.jsonl", "r-own", "outpatient", None),
+        ("in/inpatient/batch.jsonl", "r-folder", "inpatient", None),
+        (
+            "in/inpatient/batch.jsonl",
+            "r-bad",
+            None,
+            "record setting 'ward' is not one of outpatient, inpatient",
+        ),
+    ]
+    assert [c for key, c in read if key == "in/batch.jsonl"] == list(
+        read_charts([_write(tmp_path / "batch.jsonl", batch)])
+    )
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

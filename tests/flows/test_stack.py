@@ -87,6 +87,11 @@ def test_prefect_yaml_deploys_code_charts_on_the_batch_event() -> None:
         "destination": "s3://results/out/incoming/2026-11-26/",
     }
     assert not rendered["destination"].startswith(rendered["source"])
+    # the deployment's own parameters are valid parameters of the flow
+    from flows.code_charts import code_charts
+
+    parameters = code_charts.validate_parameters({**rendered, **deployment["parameters"]})
+    assert (parameters["setting"], parameters["convention"]) == ("outpatient", "us")
 
 
 def test_the_automation_files_are_valid_automations_once_the_block_is_filled_in() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.reading import ChartSourceError, decode_chart, read_charts
+from nlp.reading import SETTINGS, ChartSourceError, decode_chart, folder_setting, read_charts
 
 
 def test_folder_gives_relative_ids_sorted_by_path(tmp_path: Path):
@@ -45,6 +45,72 @@ def test_jsonl_records_keep_their_ids_and_bad_lines_are_reported(tmp_path: Path)
     assert charts[1].error.startswith("malformed JSON line")
     assert charts[2].error == "JSON record has no 'id'"
     assert charts[3].error == "record text is int, not a string"
+
+
+def test_jsonl_records_carry_their_setting_and_a_bad_one_is_reported(tmp_path: Path):
+    path = tmp_path / "charts.jsonl"
+    lines = [
+        {"id": "in", "text": "Probable pneumonia.", "setting": "inpatient"},
+        {"id": "out", "text": "Probable pneumonia.", "setting": "outpatient"},
+        {"id": "none", "text": "Probable pneumonia.", "setting": None},
+        {"id": "plain", "text": "Probable pneumonia."},
+        {"id": "icu", "text": "Probable pneumonia.", "setting": "ICU"},
+        {"id": "number", "text": "Probable pneumonia.", "setting": 1},
+        {"id": "after", "text": "Fever."},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    charts = list(read_charts([path]))
+    assert [(c.chart_id, c.setting) for c in charts] == [
+        ("in", "inpatient"),
+        ("out", "outpatient"),
+        ("none", None),
+        ("plain", None),
+        ("icu", None),
+        ("number", None),
+        ("after", None),
+    ]
+    assert [c.error for c in charts[:4]] == [None] * 4
+    assert charts[4].error == "record setting 'ICU' is not one of outpatient, inpatient"
+    assert charts[4].text == ""
+    assert charts[5].error == "record setting 1 is not one of outpatient, inpatient"
+    assert charts[6].error is None and charts[6].text == "Fever."
+
+
+def test_a_folder_named_inpatient_or_outpatient_gives_its_charts_that_setting(tmp_path: Path):
+    for relative in (
+        "inpatient/a.txt",
+        "outpatient/b.txt",
+        "site/inpatient/c.txt",
+        "inpatient/clinic/outpatient/d.txt",
+        "Inpatient/e.txt",
+        "inpatients/f.txt",
+        "inpatient.txt",
+        "g.txt",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("Probable pneumonia.", encoding="utf-8")
+    settings = {c.chart_id: c.setting for c in read_charts([tmp_path])}
+    assert settings == {
+        "Inpatient/e": None,  # exactly `inpatient`: case counts
+        "g": None,
+        "inpatient": None,  # a file name is no folder
+        "inpatient/a": "inpatient",
+        "inpatient/clinic/outpatient/d": "outpatient",  # the innermost folder wins
+        "inpatients/f": None,
+        "outpatient/b": "outpatient",
+        "site/inpatient/c": "inpatient",
+    }
+    # the rule reads paths relative to the source: a folder above it does not count
+    (only,) = read_charts([tmp_path / "inpatient" / "a.txt"])
+    assert (only.chart_id, only.setting) == ("a", None)
+    assert [c.setting for c in read_charts([tmp_path / "site"])] == ["inpatient"]
+    assert folder_setting("x/outpatient/y.jsonl") == "outpatient"
+
+
+def test_reading_names_the_settings_of_the_coding_rules():
+    from nlp.coding_rules import SETTINGS as CODER_SETTINGS
+
+    assert SETTINGS == CODER_SETTINGS
 
 
 def test_utf8_with_bom_is_read_without_the_bom():
