@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -181,9 +181,13 @@ class ChartCoder:
         if self.guidelines is not None:
             codable = self.guidelines.codable_sections(s.name for s in chart_sections)
             labels = self.guidelines.not_diagnosis_spans(
-                doc.text, [s.start for s in chart_sections if s.name != DEFAULT_SECTION]
+                doc.text, [s.start for s in chart_sections if s.name != DEFAULT_SECTION], codable
             )
-            mentions = [m for m in mentions if self.guidelines.admits(m, codable, labels)]
+            mentions = [
+                replace(m, code=m.refined, resolution="supported") if m.refined else m
+                for m in mentions
+                if self.guidelines.admits(m, codable, labels)
+            ]
             findings = self.guidelines.text_findings(
                 doc.text,
                 [(s.start, s.name) for s in chart_sections],
@@ -205,6 +209,11 @@ class ChartCoder:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
         ranked = sorted(cands.codes, key=lambda c: -score_of[c])
+        if self.guidelines is not None:
+            # of an Excludes1 pair, US coding keeps the code that matches more of the words
+            # ("MDD, recurrent episode, moderate" is F33.1, not F32.1), then the better scored
+            words = {c: max(cm.mention.n_groups for cm in g) for c, g in group_of.items()}
+            ranked.sort(key=lambda c: -words[c])
         kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.floor])
         support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
         if self.guidelines is not None:

@@ -29,7 +29,7 @@ from nlp.rule_files import ResourceError, read_text
 GUIDELINES_FILE = "us_guidelines.json"
 # "ESTIMATED BLOOD LOSS:" at a line start: a form label of two or more capitalised words.
 _FORM_LABEL = re.compile(r"^[ \t]*([A-Z][A-Z0-9 /&()'-]*[A-Z)])[ \t]*:", re.MULTILINE)
-_BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,12}(\d{2}(?:\.\d+)?)", re.IGNORECASE)
+_BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,12}(\d{2,3}(?:\.\d+)?)", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]*")
 _BMI_BAND = re.compile(
     r"(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)|or less|or greater)", re.IGNORECASE
@@ -148,6 +148,7 @@ class Guidelines:
             raise ResourceError(f"{GUIDELINES_FILE}: missing or malformed entry {exc}") from exc
         for diagnoses, symptoms in guidelines.integral:
             overlap = [s for s in symptoms if s.startswith(diagnoses)]
+            overlap += [d for d in diagnoses if d.startswith(symptoms)]
             if overlap:
                 raise ResourceError(f"{GUIDELINES_FILE}: {overlap} are both symptom and diagnosis")
         for code in [c.add for c in combos] + [d.code for d in drugs]:
@@ -157,10 +158,13 @@ class Guidelines:
 
     # -- which mentions may be coded -------------------------------------------------------
 
-    def not_diagnosis_spans(self, text: str, header_starts: Iterable[int]) -> list[range]:
-        """Where words state no diagnosis: headers, form labels and the `not_diagnoses`
-        patterns."""
-        spans = form_labels(text, header_starts)
+    def not_diagnosis_spans(
+        self, text: str, header_starts: Iterable[int], codable: frozenset[str] | None
+    ) -> list[range]:
+        """Where words state no diagnosis: section headers, the `not_diagnoses` patterns, and,
+        in a chart read whole (no diagnostic statement), capitalised form labels (in an
+        assessment, "ATRIAL FIBRILLATION:" names a problem)."""
+        spans = form_labels(text, header_starts, capitalised=codable is None)
         for pattern in self.not_diagnoses:
             spans.extend(range(m.start(), m.end()) for m in pattern.finditer(text))
         return spans
@@ -219,7 +223,8 @@ class Guidelines:
         line_start = text.rfind("\n", 0, match.start()) + 1
         line_end = text.find("\n", match.end())
         line = text[line_start : line_end if line_end >= 0 else len(text)].lower()
-        after = _WORD.findall(text[match.end() : match.end() + 30].lower())[:3]
+        clause = re.split(r"[\n,.;]", text[match.end() : match.end() + 30], maxsplit=1)[0]
+        after = _WORD.findall(clause.lower())[:3]
         return any(w in self.not_long_term for w in _WORD.findall(line)) or any(
             w in self.negation_words for w in after
         )
@@ -478,10 +483,14 @@ def _section_of(sections: list[tuple[int, str]], offset: int) -> str:
     return current
 
 
-def form_labels(text: str, header_starts: Iterable[int]) -> list[range]:
-    """Character ranges of section headers and capitalised form labels at line starts: words
-    there name a field, they do not state a diagnosis."""
-    labels = [range(m.start(1), m.end(1)) for m in _FORM_LABEL.finditer(text) if " " in m.group(1)]
+def form_labels(text: str, header_starts: Iterable[int], capitalised: bool = True) -> list[range]:
+    """Character ranges of section headers and (with `capitalised`) capitalised form labels of
+    two or more words at line starts: words there name a field, they state no diagnosis."""
+    labels = (
+        [range(m.start(1), m.end(1)) for m in _FORM_LABEL.finditer(text) if " " in m.group(1)]
+        if capitalised
+        else []
+    )
     for start in header_starts:
         end = start
         while end < len(text) and text[end] not in ":\n":

@@ -48,6 +48,8 @@ class Mention:
     assertion: str = "present"
     negated: bool = False
     hypothetical: bool = False
+    # a sibling of `code` that the sentence's words document better (US coding reads it)
+    refined: str | None = None
 
 
 if not Doc.has_extension("mentions"):
@@ -135,8 +137,10 @@ class Linker:
         for index, matches in enumerate(all_matches):
             if not matches:
                 continue
-            slots = slots_per_sentence[index].slots
-            words = {form for forms in slots for form in forms}
+            slots, negated = slots_per_sentence[index].slots, slots_per_sentence[index].negated
+            # what the sentence says of the patient: a negated word ("no exacerbation") does not
+            # make a child code more specific
+            words = {form for i, forms in enumerate(slots) if i not in negated for form in forms}
             groups = [frozenset(self.generator.terms[m.term_id].groups) for m in matches]
             for match, subsumed in _specific_first(matches, groups):
                 mentions.append(
@@ -166,8 +170,9 @@ class Linker:
     ) -> Mention:
         term = self.generator.terms[match.term_id]
         resolution = self.resolver.resolve(term.code, words)
-        if resolution.how == "billable":
-            resolution = self.resolver.refine(resolution.code, words) or resolution
+        refined = (
+            self.resolver.refine(resolution.code, words) if resolution.how == "billable" else None
+        )
         start = offsets[match.positions[0]][0]
         section = section_at(sections, start) if sections else None
         return Mention(
@@ -188,6 +193,7 @@ class Linker:
             weight=term.weight,
             negates=bool(term.negated),
             subsumed=subsumed,
+            refined=refined.code if refined else None,
         )
 
 
