@@ -137,10 +137,13 @@ class Linker:
         for index, matches in enumerate(all_matches):
             if not matches:
                 continue
-            slots, negated = slots_per_sentence[index].slots, slots_per_sentence[index].negated
+            slots = slots_per_sentence[index].slots
+            negated_slots = slots_per_sentence[index].negated
             # what the sentence says of the patient: a negated word ("no exacerbation") does not
             # make a child code more specific
-            words = {form for i, forms in enumerate(slots) if i not in negated for form in forms}
+            words = {
+                form for i, forms in enumerate(slots) if i not in negated_slots for form in forms
+            }
             groups = [frozenset(self.generator.terms[m.term_id].groups) for m in matches]
             for match, subsumed in _specific_first(matches, groups):
                 mentions.append(
