@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -209,12 +209,10 @@ class ChartCoder:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
         ranked = sorted(cands.codes, key=lambda c: -score_of[c])
-        if self.guidelines is not None:
-            # of an Excludes1 pair, US coding keeps the code that matches more of the words
-            # ("MDD, recurrent episode, moderate" is F33.1, not F32.1), then the better scored
-            words = {c: max(cm.mention.n_groups for cm in g) for c, g in group_of.items()}
-            ranked.sort(key=lambda c: -words[c])
-        kept = self._resolve_conflicts([c for c in ranked if score_of[c] >= self.floor])
+        kept = self._resolve_conflicts(
+            [c for c in ranked if score_of[c] >= self.floor],
+            _reads_more(group_of) if self.guidelines is not None else None,
+        )
         support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
         if self.guidelines is not None:
             kept = self._apply_guidelines(chart, cands, kept, score_of, support, group_of)
@@ -306,14 +304,28 @@ class ChartCoder:
             if any(cm.assertion == "present" for cm in group)
         }
 
-    def _resolve_conflicts(self, ranked: list[str]) -> dict[str, list[Note]]:
-        """Keep codes best first; drop a code that is Excludes1 with a better supported one,
-        and an unspecified code when a more specific form of the same concept is kept (I50.9
-        gives way to I50.23: the most specific code the chart supports)."""
+    def _resolve_conflicts(
+        self, ranked: list[str], reads_more: Callable[[str, str], bool] | None = None
+    ) -> dict[str, list[Note]]:
+        """Keep codes best first; drop a code that is Excludes1 with a better supported one
+        (or, with `reads_more`, with one that reads more of the same words), and an unspecified
+        code when a more specific form of the same concept is kept (I50.9 gives way to I50.23:
+        the most specific code the chart supports)."""
         kept: dict[str, list[Note]] = {}
         for code in ranked:
             rival = next((k for k in kept if self.rules.excludes1(k, code)), None)
-            if rival is None:
+            if rival is not None and reads_more is not None and reads_more(code, rival):
+                kept[code] = kept.pop(rival)
+                code, rival = rival, code
+                kept[rival].append(
+                    Note(
+                        "excludes1",
+                        f"{code} ({self.codeset[code].description}) is Excludes1 with {rival}; "
+                        f"kept {rival}, which reads more of the same words.",
+                        (code,),
+                    )
+                )
+            elif rival is None:
                 kept[code] = []
             else:
                 kept[rival].append(
@@ -358,6 +370,21 @@ class ChartCoder:
 
 
 _RESOLUTION_ORDER = ("billable", "supported", "default", "unresolved")
+
+
+def _reads_more(group_of: dict[str, list[CodedMention]]) -> Callable[[str, str], bool]:
+    """Whether code a's mention reads the same words as code b's with more of its term
+    ("MDD, recurrent episode, moderate": F33.1 reads "recurrent", F32.1 does not)."""
+
+    def best(code: str) -> tuple[int, int, int]:
+        m = max((cm.mention for cm in group_of[code]), key=lambda m: m.n_groups)
+        return m.start, m.end, m.n_groups
+
+    def reads_more(a: str, b: str) -> bool:
+        (sa, ea, ga), (sb, eb, gb) = best(a), best(b)
+        return (sa, ea) == (sb, eb) and ga > gb
+
+    return reads_more
 
 
 def _evidence(items: list) -> tuple[Evidence, ...]:

@@ -137,7 +137,8 @@ class Guidelines:
                     re.compile(p, re.IGNORECASE) for p in data["not_diagnoses"]["patterns"]
                 ),
                 gives_way=tuple(
-                    (r["code"], _prefixes(r["to"])) for r in data["unspecified_gives_way"]["rules"]
+                    (undot(r["code"]), _prefixes(r["to"]))
+                    for r in data["unspecified_gives_way"]["rules"]
                 ),
                 line_symptoms=_prefixes(data["symptom_in_diagnosis_statement"]["symptom_prefixes"]),
                 bmi_bands=_bmi_bands(codeset),
@@ -252,8 +253,10 @@ class Guidelines:
         of one condition (not unspecified first, then words matched); `asks_for(a, b)` says
         whether code a's notes ask for code b (use additional code)."""
         kept = {code: list(notes) for code, notes in kept.items()}
-        self._combine(kept, score_of, support)
-        self._one_per_condition(kept, score_of, specificity)
+        replaced = self._combine(kept, score_of, support)
+        self._one_per_condition(
+            kept, score_of, {c: v for c, v in specificity.items() if c not in replaced}
+        )
         self._drop_integral_symptoms(kept)
         self._drop_nos(kept)
         self._drop_contained(kept, support, specificity, asks_for)
@@ -262,11 +265,11 @@ class Guidelines:
         return kept
 
     def _drop_nos(self, kept) -> None:
-        for code, systems in self.gives_way:
-            if code not in kept:
-                continue
-            specific = next((c for c in kept if c != code and has_prefix(c, systems)), None)
-            if specific is not None:
+        for prefix, systems in self.gives_way:
+            for code in [c for c in kept if undot(c).startswith(prefix)]:
+                specific = next((c for c in kept if c != code and has_prefix(c, systems)), None)
+                if specific is None:
+                    continue
                 kept[specific].extend(kept.pop(code))
                 kept[specific].append(
                     Note(
@@ -322,7 +325,9 @@ class Guidelines:
                 Note("integral", f"{code} describes {beside[0]} in its statement (I.B.5).", (code,))
             )
 
-    def _combine(self, kept, score_of, support) -> None:
+    def _combine(self, kept, score_of, support) -> set[str]:
+        """Apply the combination rules; the codes they replaced."""
+        replaced: set[str] = set()
         for rule in self.combinations:
             members = []
             for group in rule.all_of:
@@ -334,6 +339,7 @@ class Guidelines:
                 if any(has_prefix(c, rule.none_of) for c in kept):
                     continue
                 dropped = [c for c in kept if has_prefix(c, rule.drop) and c != rule.add]
+                replaced.update(dropped)
                 notes = [n for c in dropped for n in kept.pop(c)]
                 notes.append(
                     Note(
@@ -349,6 +355,7 @@ class Guidelines:
                 score_of[rule.add] = min(score_of[c] for c in members)
                 support[rule.add] = [item for c in members for item in support[c]]
                 kept[rule.add] = notes
+        return replaced
 
     def _one_per_condition(self, kept, score_of, specificity) -> None:
         """Of a condition's codes, the best documented stays: among the kept ones and the

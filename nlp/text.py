@@ -11,7 +11,7 @@ from functools import lru_cache
 _KEEP_SHORT = frozenset({"s", "ss", "us", "is", "os", "as"})
 # Words that negate the word after them inside a term or a phrase: "migraine without aura",
 # "not intractable", "non-intractable", "no complications".
-NEGATORS = frozenset({"no", "non", "not", "without"})
+NEGATORS = frozenset({"no", "non", "not", "without", "w/o"})
 
 
 @lru_cache(maxsize=200_000)
