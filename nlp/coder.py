@@ -188,6 +188,17 @@ class ChartCoder:
                 for m in mentions
                 if self.guidelines.admits(m, codable, labels)
             ]
+            # a condition the chart rules out is not coded where it was only suspected
+            # ("Rule out UTI: ... UTI ruled out")
+            ruled_out = {m.code for m in mentions if m.negated}
+            mentions = [
+                m
+                for m in mentions
+                if not (
+                    m.assertion == "uncertain"
+                    and (m.code in ruled_out or self.guidelines.ruled_out_later(doc.text, m))
+                )
+            ]
             findings = self.guidelines.text_findings(
                 doc.text,
                 [(s.start, s.name) for s in chart_sections],

@@ -31,6 +31,7 @@ GUIDELINES_FILE = "us_guidelines.json"
 _FORM_LABEL = re.compile(r"^[ \t]*([A-Z][A-Z0-9 /&()'-]*[A-Z)])[ \t]*:", re.MULTILINE)
 _BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,12}(\d{2,3}(?:\.\d+)?)", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]*")
+_RULED_OUT = r"\W+(?:(?:was|is|has been|were|have been)\s+)?(?:ruled out|excluded)\b"
 _BMI_BAND = re.compile(
     r"(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)|or less|or greater)", re.IGNORECASE
 )
@@ -191,6 +192,14 @@ class Guidelines:
         elif mention.section not in codable:
             return False
         return not any(mention.start in span and mention.end - 1 in span for span in labels)
+
+    def ruled_out_later(self, text: str, mention: Mention) -> bool:
+        """Whether the mention's words are ruled out further on its line ("Rule out UTI:
+        urinalysis negative; UTI ruled out"): the linker reads a term once a sentence."""
+        line_end = text.find("\n", mention.end)
+        rest = text[mention.end : line_end if line_end >= 0 else len(text)]
+        words = re.escape(text[mention.start : mention.end])
+        return re.search(words + _RULED_OUT, rest, re.IGNORECASE) is not None
 
     # -- what the chart's codes become ------------------------------------------------------
 

@@ -16,7 +16,15 @@ from nlp.codeset import CodeSet
 from nlp.knowledge_base import TermTokenizer
 
 # What the coder picks when the text says no more, best first.
-_DEFAULT_WORDS = ("without complications", "uncomplicated", "unspecified", "initial encounter")
+# "without": of "with status migrainosus" and "without status migrainosus", the one that adds
+# no complication.
+_DEFAULT_WORDS = (
+    "without complications",
+    "uncomplicated",
+    "unspecified",
+    "initial encounter",
+    "without",
+)
 
 
 @dataclass(frozen=True, slots=True)
