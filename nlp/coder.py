@@ -282,7 +282,6 @@ class ChartCoder:
             support,
             cands.findings,
             self._specificity(group_of),
-            cands.line_starts,
             self._asks_for,
         )
         heads = statement_heads(cands.text, cands.line_starts)

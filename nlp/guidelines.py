@@ -254,7 +254,6 @@ class Guidelines:
         support: dict[str, list],
         findings: list[TextFinding],
         specificity: dict[str, tuple[bool, int, bool]],
-        line_starts: list[int],
         asks_for: Callable[[str, str], bool],
     ) -> dict[str, list[Note]]:
         """The chart's kept codes (code -> notes) under the guidelines. `score_of` and
@@ -269,7 +268,7 @@ class Guidelines:
         self._drop_integral_symptoms(kept)
         self._drop_nos(kept)
         self._drop_contained(kept, support, specificity, asks_for)
-        self._drop_symptoms_in_statements(kept, support, line_starts, asks_for)
+        self._drop_symptoms_in_statements(kept, support, asks_for)
         self._add_text_codes(kept, score_of, support, findings)
         return kept
 
@@ -318,13 +317,13 @@ class Guidelines:
                     )
                     break
 
-    def _drop_symptoms_in_statements(self, kept, support, line_starts, asks_for) -> None:
-        def lines(code: str) -> set[int]:
-            return {bisect_right(line_starts, _start(item)) for item in support.get(code, ())}
+    def _drop_symptoms_in_statements(self, kept, support, asks_for) -> None:
+        def sentences(code: str) -> set[int]:
+            return {_sentence(item) for item in support.get(code, ())}
 
-        diagnoses = {c: lines(c) for c in kept if not has_prefix(c, self.line_symptoms)}
+        diagnoses = {c: sentences(c) for c in kept if not has_prefix(c, self.line_symptoms)}
         for code in [c for c in kept if has_prefix(c, self.line_symptoms)]:
-            mine = lines(code)
+            mine = sentences(code)
             beside = [d for d, theirs in diagnoses.items() if mine & theirs]
             covered = set().union(*(diagnoses[d] for d in beside)) if beside else set()
             if not mine or not mine <= covered or any(asks_for(d, code) for d in beside):
@@ -480,6 +479,10 @@ def stratum(items: list, line_starts: list[int], heads: list[int]) -> str:
 def _start(item) -> int:
     """Where a supporting item (a coded mention or a text finding) starts."""
     return item.mention.start if hasattr(item, "mention") else item.start
+
+
+def _sentence(item) -> int:
+    return item.mention.sentence if hasattr(item, "mention") else item.sentence
 
 
 def _end(item) -> int:

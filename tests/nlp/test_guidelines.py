@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import pytest
 
 from nlp.codeset import CodeSet, in_range
@@ -32,14 +34,14 @@ def never(code: str, other: str) -> bool:
     return False
 
 
-def coded(code: str, start: int, end: int, n_groups: int = 1) -> CodedMention:
+def coded(code: str, start: int, end: int, n_groups: int = 1, sentence: int = 0) -> CodedMention:
     mention = Mention(
         code=code,
         term_id=0,
         source="index",
         start=start,
         end=end,
-        sentence=0,
+        sentence=sentence,
         section="assessment",
         section_context=None,
         n_groups=n_groups,
@@ -67,10 +69,15 @@ def run(
     line_starts: list[int] | None = None,
     asks_for=never,
 ):
-    """Applies the guidelines to codes kept with one mention each (score 0.5 unless given);
-    returns the kept codes as {code: [(note kind, note codes)]}, and score_of and support."""
+    """Applies the guidelines to codes kept with one mention each (score 0.5 unless given),
+    one sentence a line; returns the kept codes as {code: [(note kind, note codes)]}, and
+    score_of and support."""
     score_of = {code: 0.5 for code in spans} | (scores or {})
-    support: dict[str, list] = {code: [coded(code, *span)] for code, span in spans.items()}
+    lines = line_starts if line_starts is not None else [LINE * i for i in range(10)]
+    support: dict[str, list] = {
+        code: [coded(code, *span, sentence=bisect_right(lines, span[0]) - 1)]
+        for code, span in spans.items()
+    }
     specificity = {code: (code not in unspecified, 1, True) for code in spans}
     specificity |= candidates or {}
     kept = guidelines.apply(
@@ -79,7 +86,6 @@ def run(
         support,
         list(findings),
         specificity,
-        line_starts if line_starts is not None else [LINE * i for i in range(10)],
         asks_for,
     )
     notes = {code: [(note.kind, note.codes) for note in kept[code]] for code in kept}
@@ -156,7 +162,7 @@ def statement(text: str, phrases: dict[str, str]) -> tuple[dict[str, tuple[int, 
     return spans, [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
 
 
-def test_symptom_in_a_diagnosis_line_is_dropped(guidelines):
+def test_symptom_in_a_diagnosis_statement_is_dropped(guidelines):
     spans, lines = statement(
         "Hypertension with dizziness\nFollow up", {"I10": "Hypertension", "R42": "dizziness"}
     )
@@ -164,7 +170,7 @@ def test_symptom_in_a_diagnosis_line_is_dropped(guidelines):
     assert notes == {"I10": [("integral", ("R42",))]}
 
 
-def test_symptom_on_a_line_of_its_own_stays(guidelines):
+def test_symptom_in_a_sentence_of_its_own_stays(guidelines):
     spans, lines = statement("Hypertension\nDizziness", {"I10": "Hypertension", "R42": "Dizziness"})
     notes, _, _ = run(guidelines, spans, line_starts=lines)
     assert notes == {"I10": [], "R42": []}
