@@ -174,7 +174,9 @@ class Linker:
         term = self.generator.terms[match.term_id]
         resolution = self.resolver.resolve(term.code, words)
         refined = (
-            self.resolver.refine(resolution.code, words) if resolution.how == "billable" else None
+            self.resolver.refine(resolution.code, words, _term_words(term))
+            if resolution.how == "billable"
+            else None
         )
         start = offsets[match.positions[0]][0]
         section = section_at(sections, start) if sections else None
@@ -214,6 +216,11 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
         abbreviations=parts["abbreviations"],
         variants=parts["variants"],
     )
+
+
+def _term_words(term) -> set[str]:
+    """Every form of every word group of a term."""
+    return {word for group in term.groups for word in group}
 
 
 def _negated_in(words: tuple[str, ...]) -> frozenset[str]:

@@ -39,6 +39,15 @@ class ChildWords(NamedTuple):
     default_rank: int  # position in _DEFAULT_WORDS, len(_DEFAULT_WORDS) when not a default
 
 
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class SpecificityResolver:
     def __init__(self, children: dict[str, tuple[ChildWords, ...]]) -> None:
         self.children = children
@@ -54,8 +63,11 @@ class SpecificityResolver:
             for child in info.children:
                 description = codeset[child].description.lower()
                 words = frozenset(tokenizer.words(description)) - parent_words
+                # what the child adds to its parent's description decides a default: G43.009
+                # adds "without status migrainosus"; its sibling's "without aura" is the parent's
+                added = description[_shared_prefix(description, info.description.lower()) :]
                 rank = next(
-                    (i for i, w in enumerate(_DEFAULT_WORDS) if w in description),
+                    (i for i, w in enumerate(_DEFAULT_WORDS) if w in added),
                     len(_DEFAULT_WORDS),
                 )
                 entries.append(ChildWords(child, words, rank))
@@ -76,17 +88,23 @@ class SpecificityResolver:
             code = best
         return Resolution(code, how)
 
-    def refine(self, code: str, words: Collection[str]) -> Resolution | None:
+    def refine(
+        self, code: str, words: Collection[str], parent_words: Collection[str] = ()
+    ) -> Resolution | None:
         """A sibling that `words` document better than `code`, when `code` is its parent's
         default (unspecified) child: "oropharyngeal dysphagia" is R13.12, not the R13.10 that
-        the index gives "dysphagia"; "chemotherapy-induced neuropathy" is G62.0, not G62.9."""
+        the index gives "dysphagia"; "chemotherapy-induced neuropathy" is G62.0, not G62.9.
+        Words that only restate the parent (`parent_words`, and forms sharing their first five
+        letters: "laryngeal" for "larynx") document no sibling."""
         parent = self._parents().get(code)
         if parent is None:
             return None
         child = next(c for c in self.children[parent] if c.code == code)
         if child.default_rank >= len(_DEFAULT_WORDS):
             return None
-        better = self.resolve(parent, words)
+        stems = {w[:5] for w in parent_words if len(w) >= 5}
+        own = [w for w in words if not (len(w) >= 5 and w[:5] in stems)]
+        better = self.resolve(parent, own)
         if better.how != "supported" or better.code == code:
             return None
         return better

@@ -44,6 +44,14 @@ def coder(fixture_build: Bundle) -> ChartCoder:
 
 
 @pytest.fixture(scope="session")
+def codiesp_coder(fixture_build: Bundle) -> ChartCoder:
+    """The engine under the CodiEsp benchmark's convention, every candidate kept."""
+    return ChartCoder.from_artifacts(
+        fixture_build.path, threshold=0.0, top_k=1000, convention="codiesp"
+    )
+
+
+@pytest.fixture(scope="session")
 def inpatient_coder(fixture_build: Bundle) -> ChartCoder:
     return ChartCoder.from_artifacts(
         fixture_build.path, threshold=0.0, top_k=1000, setting="inpatient"

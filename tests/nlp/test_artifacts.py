@@ -18,10 +18,19 @@ from nlp.training import build
 def test_build_is_stamped_and_verifies(fixture_build):
     manifest = verify(fixture_build.path)
     stamp = manifest["stamp"]
-    assert set(stamp) == {"chartcoder", "codeset", "index", "rules", "engine", "training"}
+    assert set(stamp) == {
+        "chartcoder",
+        "codeset",
+        "index",
+        "rules",
+        "engine",
+        "training",
+        "us_calibration",
+    }
     assert stamp["codeset"].startswith("icd10cm-fy2026/")
     assert stamp["index"].startswith("icd10cm-index-fy2025/")
     assert stamp["training"] == "none"
+    assert stamp["us_calibration"] == "none"  # no US dev charts in the fixture data
     assert manifest["model_version"].endswith("heuristic-v1")
 
 
