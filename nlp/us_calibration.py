@@ -12,7 +12,8 @@ the candidate floor and the threshold are fitted there, never the ranker, the te
   a guideline rule), each monotone in the ranker score; a stratum with few codes uses the map
   of all codes;
 - `threshold`: the lowest calibrated score recommended, chosen for precision first (at least
-  `TARGET_PRECISION`), then F1, on cross-validated (by chart) calibrated scores.
+  `TARGET_PRECISION`), then F1 (the lowest within `F1_TOLERANCE` of the best), on
+  cross-validated (by chart) calibrated scores.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sklearn.isotonic import IsotonicRegression
 
 TARGET_PRECISION = 0.85
 MIN_RECALL = 0.5
+F1_TOLERANCE = 0.01
 FLOORS = (0.0, 0.03, 0.05, 0.1, 0.15, 0.2)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.01))
 FOLDS = 5
@@ -126,8 +128,12 @@ def fit(by_floor: Mapping[float, Sequence[ChartPairs]]) -> UsCalibration:
     precise = [
         o for o in options if o[2]["precision"] >= TARGET_PRECISION and o[2]["recall"] >= MIN_RECALL
     ]
-    floor, threshold, figures, scored = max(
-        precise or options, key=lambda o: (o[2]["f1"], -o[1], o[0])
+    pool = precise or options
+    # the lowest threshold within F1_TOLERANCE of the best: recall is what a 61-chart
+    # cross-validation measures least well, and a missed HCC costs more than a rejected code
+    best = max(o[2]["f1"] for o in pool)
+    floor, threshold, figures, scored = min(
+        (o for o in pool if o[2]["f1"] >= best - F1_TOLERANCE), key=lambda o: (o[1], o[0])
     )
     pairs = [p for c in by_floor[floor] for p in c.pairs]
     report = {
