@@ -132,7 +132,9 @@ class Guidelines:
                 drug_excluded_sections=frozenset(data["long_term_drugs"]["excluded_sections"]),
                 negation_words=frozenset(data["long_term_drugs"]["negation_words"]),
                 not_long_term=frozenset(data["long_term_drugs"]["not_long_term"]["words"]),
-                not_encounter=_prefixes(data["not_encounter_codes"]["prefixes"]),
+                not_encounter=_prefixes(
+                    data["not_encounter_codes"]["prefixes"] + data["query_instead"]["prefixes"]
+                ),
                 bmi_requires=_prefixes(data["bmi"]["requires_any"]),
                 not_diagnoses=tuple(
                     re.compile(p, re.IGNORECASE) for p in data["not_diagnoses"]["patterns"]
