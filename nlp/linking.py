@@ -106,13 +106,12 @@ class Linker:
             flags: list[tuple[bool, bool]] = []
             negated: set[int] = set()
             negated_forms: dict[int, frozenset[str]] = {}
-            after_negator = False
-            for token in sent:
+            negated_words = _negated_words([t.lower_ for t in sent])
+            for index, token in enumerate(sent):
                 if not is_word(token.text):
                     continue
-                if after_negator:
+                if index in negated_words:
                     negated.add(len(slots))
-                after_negator = token.lower_ in NEGATORS
                 norm = normalize(token.text)
                 forms = [norm]
                 variant = self.variants.get(norm)
@@ -216,6 +215,30 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
         abbreviations=parts["abbreviations"],
         variants=parts["variants"],
     )
+
+
+_NEGATION_RUNS = frozenset({"or", "nor"})
+_CLAUSE_ENDS = frozenset({".", ";", ":", ")", "(", "-", "but", "and"})
+
+
+def _negated_words(tokens: list[str]) -> set[int]:
+    """Token indexes a negator negates: the word after it, and a list it opens that ends in
+    "or" ("no hallucinations, seizures or delirium")."""
+    negated: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token not in NEGATORS or i + 1 >= len(tokens) or not is_word(tokens[i + 1]):
+            continue
+        negated.add(i + 1)
+        end = next((k for k in range(i + 1, len(tokens)) if tokens[k] in _CLAUSE_ENDS), len(tokens))
+        has_or = any(tokens[k] in _NEGATION_RUNS for k in range(i + 1, end))
+        j = i + 1
+        while j + 2 < end:
+            joiner, word = tokens[j + 1], tokens[j + 2]
+            if not is_word(word) or not ((joiner == "," and has_or) or joiner in _NEGATION_RUNS):
+                break
+            negated.add(j + 2)
+            j += 2
+    return negated
 
 
 def _term_words(term) -> set[str]:

@@ -32,6 +32,8 @@ FLOORS = (0.0, 0.03, 0.05, 0.1, 0.15, 0.2)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 0.96, 0.01))
 FOLDS = 5
 STRATA = ("statement", "elaboration", "rule")
+# no calibrated score claims certainty: a stratum that was always right on 61 charts is not
+SCORE_MIN, SCORE_MAX = 0.01, 0.99
 MIN_STRATUM = 15
 
 
@@ -73,7 +75,7 @@ def fit_maps(
 def _isotonic(pairs: Sequence[tuple[float, bool]]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     x = np.asarray([s for s, _ in pairs], dtype=float)
     y = np.asarray([h for _, h in pairs], dtype=float)
-    model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
+    model = IsotonicRegression(y_min=SCORE_MIN, y_max=SCORE_MAX, out_of_bounds="clip").fit(x, y)
     return tuple(float(v) for v in model.X_thresholds_), tuple(
         float(v) for v in model.y_thresholds_
     )
