@@ -6,6 +6,8 @@ import pytest
 
 from nlp.us_calibration import (
     MIN_STRATUM,
+    SCORE_MAX,
+    SCORE_MIN,
     TARGET_PRECISION,
     ChartPairs,
     cross_validated,
@@ -47,7 +49,7 @@ def test_maps_are_monotone(fitted):
     for knots_x, knots_y in fitted.maps.values():
         assert list(knots_x) == sorted(knots_x)
         assert list(knots_y) == sorted(knots_y)
-        assert (knots_y[0], knots_y[-1]) == (0.0, 1.0)
+        assert (knots_y[0], knots_y[-1]) == (SCORE_MIN, SCORE_MAX)  # never certain
 
 
 def test_cross_validated_precision_reaches_the_target(fitted):
@@ -72,14 +74,14 @@ def test_each_stratum_with_enough_codes_has_its_own_map():
     calibration = fit({0.0: charts})
     assert set(calibration.maps) == {"all", "statement", "rule"}
     scores = calibration([0.9, 0.9, 0.9], ["statement", "rule", "elaboration"])
-    assert scores == [1.0, 0.0, 0.5]  # an elaboration takes the pooled map: 15 of 30 right
+    assert scores == [SCORE_MAX, SCORE_MIN, 0.5]  # an elaboration takes the pooled map: 15 of 30
 
 
 def test_cross_validation_never_scores_a_chart_with_its_own_map():
     # chart 0 alone is wrong at 0.9: fitted on itself, its 0.9 would map below 1
     charts = [chart((0.9, i != 0), (0.1, False), n_gold=1) for i in range(5)]
     scored = cross_validated(charts, folds=5)
-    assert scored[:2] == [(1.0, False), (0.0, False)]  # chart 0, fitted on charts 1-4 only
+    assert scored[:2] == [(SCORE_MAX, False), (SCORE_MIN, False)]  # chart 0, fitted on charts 1-4
     assert scored[2:] == [(0.75, True), (0.0, False)] * 4  # chart 0 among the other four
 
 
