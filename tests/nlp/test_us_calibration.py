@@ -82,7 +82,7 @@ def test_cross_validation_never_scores_a_chart_with_its_own_map():
     charts = [chart((0.9, i != 0), (0.1, False), n_gold=1) for i in range(5)]
     scored = cross_validated(charts, folds=5)
     assert scored[:2] == [(SCORE_MAX, False), (SCORE_MIN, False)]  # chart 0, fitted on charts 1-4
-    assert scored[2:] == [(0.75, True), (0.0, False)] * 4  # chart 0 among the other four
+    assert scored[2:] == [(0.75, True), (SCORE_MIN, False)] * 4  # chart 0 among the other four
 
 
 def test_perfectly_calibrated_scores_have_no_calibration_error():
