@@ -33,11 +33,12 @@ from nlp.coding_rules import (
     Setting,
 )
 from nlp.features import chart_features
-from nlp.guidelines import Guidelines, TextFinding, statement_heads, stratum
+from nlp.guidelines import Guidelines, TextFinding
 from nlp.linking import Mention
 from nlp.ranking import Scorer
 from nlp.records import Chart, ChartResult, CodedFinding, Evidence, Note
 from nlp.sections import DEFAULT_SECTION
+from nlp.statements import statement_heads, stratum
 from nlp.us_calibration import UsCalibration
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,16 @@ from nlp.codeset import CodeSet, undot
 from nlp.linking import Mention
 from nlp.records import Note
 from nlp.rule_files import ResourceError, read_text
+from nlp.statements import (
+    form_labels,
+    item_end,
+    item_groups,
+    item_sentence,
+    item_start,
+    section_of,
+)
 
 GUIDELINES_FILE = "us_guidelines.json"
-# "ESTIMATED BLOOD LOSS:" at a line start: a form label of two or more capitalised words.
-_FORM_LABEL = re.compile(r"^[ \t]*([A-Z][A-Z0-9 /&()'-]*[A-Z)])[ \t]*:", re.MULTILINE)
 _BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,12}(\d{2,3}(?:\.\d+)?)", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]*")
 _RULED_OUT = r"\W+(?:(?:was|is|has been|were|have been)\s+)?(?:ruled out|excluded)\b"
@@ -213,12 +219,12 @@ class Guidelines:
 
         def finding(code: str, start: int, end: int) -> TextFinding:
             sentence = max(bisect_right(sentence_starts, start) - 1, 0)
-            return TextFinding(code, start, end, _section_of(sections, start), sentence)
+            return TextFinding(code, start, end, section_of(sections, start), sentence)
 
         for match in _WORD.finditer(text):
             word = match.group().lower()
             rule = next((d for d in self.drugs if word in d.words), None)
-            if rule is None or _section_of(sections, match.start()) in self.drug_excluded_sections:
+            if rule is None or section_of(sections, match.start()) in self.drug_excluded_sections:
                 continue
             if self._negated(text, match.start()) or self._short_term(text, match):
                 continue
@@ -296,7 +302,8 @@ class Guidelines:
         with chronic cholecystitis"), unless one of the two asks for the other (use additional
         code: "type 2 DM with CKD stage 3a" keeps N18.31)."""
         spans = {
-            code: [(_start(i), _end(i), _groups(i)) for i in support.get(code, ())] for code in kept
+            code: [(item_start(i), item_end(i), item_groups(i)) for i in support.get(code, ())]
+            for code in kept
         }
         for code in list(kept):
             mine = spans[code]
@@ -321,7 +328,7 @@ class Guidelines:
 
     def _drop_symptoms_in_statements(self, kept, support, asks_for) -> None:
         def sentences(code: str) -> set[int]:
-            return {_sentence(item) for item in support.get(code, ())}
+            return {item_sentence(item) for item in support.get(code, ())}
 
         diagnoses = {c: sentences(c) for c in kept if not has_prefix(c, self.line_symptoms)}
         for code in [c for c in kept if has_prefix(c, self.line_symptoms)]:
@@ -439,85 +446,6 @@ class Guidelines:
                 if reasons
                 else []
             )
-
-
-# A problem-oriented statement: "3. CKD stage 3a, eGFR 52 - stable. Continue lisinopril."; its
-# head clause names the diagnosis, what follows elaborates (findings, plans, causes).
-_LIST_MARK = re.compile(r"[ \t]*(?:\(?\d{1,2}[.)]|[-*\u2022])?[ \t]*")
-_LABEL = re.compile(r"[^:\n]{1,40}:[ \t]*(?=\S)")
-_CLAUSE_END = re.compile(
-    r" [-\u2013\u2014]+ |;|: |\. |, (?:s/p|on|with|due|and|but|likely|now|no|not)\b"
-)
-
-
-def statement_heads(text: str, line_starts: list[int]) -> list[int]:
-    """Per line, where its head clause ends: after a list marker and a short label ("HTN:",
-    "PRINCIPAL DIAGNOSIS:"), up to the first dash, semicolon, colon or sentence end."""
-    heads = []
-    for index, start in enumerate(line_starts):
-        end = line_starts[index + 1] - 1 if index + 1 < len(line_starts) else len(text)
-        pos = _LIST_MARK.match(text, start, end).end()  # type: ignore[union-attr]
-        label = _LABEL.match(text, pos, end)
-        if label is not None:
-            pos = label.end()
-        clause = _CLAUSE_END.search(text, pos, end)
-        heads.append(clause.start() if clause else end)
-    return heads
-
-
-def stratum(items: list, line_starts: list[int], heads: list[int]) -> str:
-    """How a code is supported: `rule` (added by a guideline, no mention of its own),
-    `statement` (a mention in the head clause of its line) or `elaboration`."""
-    mentions = [i for i in items if hasattr(i, "mention")]
-    if not mentions:
-        return "rule"
-    for item in mentions:
-        line = bisect_right(line_starts, item.mention.start) - 1
-        if item.mention.start < heads[line]:
-            return "statement"
-    return "elaboration"
-
-
-def _start(item) -> int:
-    """Where a supporting item (a coded mention or a text finding) starts."""
-    return item.mention.start if hasattr(item, "mention") else item.start
-
-
-def _sentence(item) -> int:
-    return item.mention.sentence if hasattr(item, "mention") else item.sentence
-
-
-def _end(item) -> int:
-    return item.mention.end if hasattr(item, "mention") else item.end
-
-
-def _groups(item) -> int:
-    return item.mention.n_groups if hasattr(item, "mention") else 0
-
-
-def _section_of(sections: list[tuple[int, str]], offset: int) -> str:
-    current = sections[0][1] if sections else ""
-    for start, name in sections:
-        if start > offset:
-            break
-        current = name
-    return current
-
-
-def form_labels(text: str, header_starts: Iterable[int], capitalised: bool = True) -> list[range]:
-    """Character ranges of section headers and (with `capitalised`) capitalised form labels of
-    two or more words at line starts: words there name a field, they state no diagnosis."""
-    labels = (
-        [range(m.start(1), m.end(1)) for m in _FORM_LABEL.finditer(text) if " " in m.group(1)]
-        if capitalised
-        else []
-    )
-    for start in header_starts:
-        end = start
-        while end < len(text) and text[end] not in ":\n":
-            end += 1
-        labels.append(range(start, end))
-    return labels
 
 
 def _bmi_bands(codeset: CodeSet) -> tuple[tuple[float, float, str], ...]:
