@@ -199,6 +199,7 @@ class ChartCoder:
                     m.assertion == "uncertain"
                     and (m.code in ruled_out or self.guidelines.ruled_out_later(doc.text, m))
                 )
+                and not self.guidelines.not_current(doc.text, m, setting)
             ]
             findings = self.guidelines.text_findings(
                 doc.text,
@@ -223,7 +224,7 @@ class ChartCoder:
         ranked = sorted(cands.codes, key=lambda c: -score_of[c])
         kept = self._resolve_conflicts(
             [c for c in ranked if score_of[c] >= self.floor],
-            _reads_more(group_of) if self.guidelines is not None else None,
+            self._us_prefers(group_of) if self.guidelines is not None else None,
         )
         support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
         if self.guidelines is not None:
@@ -294,6 +295,14 @@ class ChartCoder:
             calibrated = self.calibration([score_of[c] for c in codes], [strata[c] for c in codes])
             score_of.update(zip(codes, calibrated, strict=True))
         return kept
+
+    def _us_prefers(self, group_of: dict[str, list[CodedMention]]) -> Callable[[str, str], bool]:
+        """Of an Excludes1 pair, whether US coding keeps `a` over the kept `b`: `b` is a NOS
+        code that gives way to `a` (E87.1 to E22.2 for "hyponatremia due to SIADH"), or `a`
+        reads more of the same words."""
+        assert self.guidelines is not None
+        guidelines, reads_more = self.guidelines, _reads_more(group_of)
+        return lambda a, b: guidelines.yields(b, a) or reads_more(a, b)
 
     def _asks_for(self, code: str, other: str) -> bool:
         """Whether `code`'s use-additional or code-first notes name `other`."""

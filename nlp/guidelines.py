@@ -91,6 +91,9 @@ class Guidelines:
     drug_excluded_sections: frozenset[str]
     negation_words: frozenset[str]
     not_long_term: frozenset[str]
+    resolved: re.Pattern[str]
+    sequela: re.Pattern[str]
+    sequela_codes: tuple[str, ...]
     not_encounter: tuple[str, ...]
     bmi_requires: tuple[str, ...]
     not_diagnoses: tuple[re.Pattern[str], ...] = ()
@@ -138,6 +141,9 @@ class Guidelines:
                 drug_excluded_sections=frozenset(data["long_term_drugs"]["excluded_sections"]),
                 negation_words=frozenset(data["long_term_drugs"]["negation_words"]),
                 not_long_term=frozenset(data["long_term_drugs"]["not_long_term"]["words"]),
+                resolved=re.compile(data["resolved_outpatient"]["pattern"], re.IGNORECASE),
+                sequela=re.compile(data["sequelae"]["pattern"], re.IGNORECASE),
+                sequela_codes=_prefixes(data["sequelae"]["codes"]),
                 not_encounter=_prefixes(
                     data["not_encounter_codes"]["prefixes"] + data["query_instead"]["prefixes"]
                 ),
@@ -200,6 +206,24 @@ class Guidelines:
         elif mention.section not in codable:
             return False
         return not any(mention.start in span and mention.end - 1 in span for span in labels)
+
+    def not_current(self, text: str, mention: Mention, setting: str) -> bool:
+        """Whether the mention's line makes it no current condition: resolved (outpatient), or
+        the cerebrovascular cause of a sequela (I.C.9.d)."""
+        line_start = text.rfind("\n", 0, mention.start) + 1
+        line_end = text.find("\n", mention.end)
+        if line_end < 0:
+            line_end = len(text)
+        if (
+            setting == "outpatient"
+            and not undot(mention.code).startswith("Z")
+            and self.resolved.match(text[mention.end : line_end]) is not None
+        ):
+            return True
+        return (
+            has_prefix(mention.code, self.sequela_codes)
+            and self.sequela.search(text, line_start, line_end) is not None
+        )
 
     def ruled_out_later(self, text: str, mention: Mention) -> bool:
         """Whether the mention's words are ruled out further on its line ("Rule out UTI:
@@ -279,6 +303,13 @@ class Guidelines:
         self._drop_symptoms_in_statements(kept, support, asks_for)
         self._add_text_codes(kept, score_of, support, findings)
         return kept
+
+    def yields(self, code: str, other: str) -> bool:
+        """Whether `code` is a NOS code that gives way to `other` (`unspecified_gives_way`)."""
+        return any(
+            undot(code).startswith(prefix) and has_prefix(other, systems) and other != code
+            for prefix, systems in self.gives_way
+        )
 
     def _drop_nos(self, kept) -> None:
         for prefix, systems in self.gives_way:

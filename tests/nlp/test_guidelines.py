@@ -243,3 +243,40 @@ def test_bmi_of_the_vital_signs_wins_over_a_later_one_in_the_history(guidelines)
     findings = (bmi("Z68.41", "vital_signs"), bmi("Z68.35", "history_of_present_illness", 400))
     notes, _, _ = run(guidelines, own_lines("E66.01"), findings=findings)
     assert notes == {"E66.01": [], "Z68.41": [("guideline", ("E66.01",))]}
+
+
+def mention_of(code: str, text: str, phrase: str) -> Mention:
+    start = text.index(phrase)
+    return coded(code, start, start + len(phrase)).mention
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("outpatient", True), ("inpatient", False)])
+def test_a_condition_stated_resolved_is_not_current_in_an_outpatient_note(
+    guidelines, setting, expected
+):
+    text = "6. Hypertension - resolved after weight loss; off meds."
+    assert (
+        guidelines.not_current(text, mention_of("I10", text, "Hypertension"), setting) is expected
+    )
+
+
+def test_a_history_code_stated_resolved_stays(guidelines):
+    text = "History of kidney stones - resolved, no recurrence."
+    found = mention_of("Z87.442", text, "kidney stones")
+    assert not guidelines.not_current(text, found, "outpatient")
+
+
+def test_the_stroke_behind_a_sequela_is_not_current(guidelines):
+    text = "1. Right hemiparesis with spasticity as a sequela of left MCA ischemic stroke."
+    assert guidelines.not_current(text, mention_of("I63.9", text, "ischemic stroke"), "outpatient")
+    assert guidelines.not_current(text, mention_of("G81.91", text, "hemiparesis"), "outpatient")
+    acute = "1. Acute ischemic stroke, left MCA."
+    assert not guidelines.not_current(
+        acute, mention_of("I63.9", acute, "ischemic stroke"), "inpatient"
+    )
+
+
+def test_hyponatremia_gives_way_to_siadh(guidelines):
+    assert guidelines.yields("E87.1", "E22.2")
+    assert not guidelines.yields("E22.2", "E87.1")
+    assert guidelines.yields("E09.9", "E11.65")  # a stated type 2 diabetes
