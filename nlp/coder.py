@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ from nlp.us_calibration import UsCalibration
 log = logging.getLogger(__name__)
 
 DEFAULT_TOP_K = 30
+_NEWLINE = re.compile("\n")
 MAX_EVIDENCE = 5
 
 
@@ -176,13 +178,14 @@ class ChartCoder:
         if setting not in self.rules_by_setting:
             raise ValueError(f"setting {setting!r} is not one of {', '.join(SETTINGS)}")
         rules = self.rules_by_setting[setting]
+        text = doc.text  # spaCy joins its tokens again on every `doc.text`
         mentions = doc._.mentions
         chart_sections = doc._.sections or []
         findings: list[TextFinding] = []
         if self.guidelines is not None:
             codable = self.guidelines.codable_sections(s.name for s in chart_sections)
             labels = self.guidelines.not_diagnosis_spans(
-                doc.text, [s.start for s in chart_sections if s.name != DEFAULT_SECTION], codable
+                text, [s.start for s in chart_sections if s.name != DEFAULT_SECTION], codable
             )
             mentions = [
                 replace(m, code=m.refined, resolution="supported") if m.refined else m
@@ -197,12 +200,12 @@ class ChartCoder:
                 for m in mentions
                 if not (
                     m.assertion == "uncertain"
-                    and (m.code in ruled_out or self.guidelines.ruled_out_later(doc.text, m))
+                    and (m.code in ruled_out or self.guidelines.ruled_out_later(text, m))
                 )
-                and not self.guidelines.not_current(doc.text, m, setting)
+                and not self.guidelines.not_current(text, m, setting)
             ]
             findings = self.guidelines.text_findings(
-                doc.text,
+                text,
                 [(s.start, s.name) for s in chart_sections],
                 [s.start_char for s in doc.sents],
             )
@@ -212,10 +215,10 @@ class ChartCoder:
             if coded is not None:
                 groups[coded.code].append(coded)
         codes = sorted(groups)
-        features = chart_features(groups, doc.text, self.scorer.priors)
-        line_starts = [0] + [i + 1 for i, ch in enumerate(doc.text) if ch == "\n"]
+        features = chart_features(groups, text, self.scorer.priors)
+        line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
         return Candidates(
-            codes, features, [groups[c] for c in codes], findings, line_starts, doc.text
+            codes, features, [groups[c] for c in codes], findings, line_starts, text
         )
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:

@@ -217,7 +217,7 @@ class Guidelines:
         if (
             setting == "outpatient"
             and not undot(mention.code).startswith("Z")
-            and self.resolved.match(text[mention.end : line_end]) is not None
+            and self.resolved.match(text, mention.end, min(line_end, mention.end + 80)) is not None
         ):
             return True
         return (
