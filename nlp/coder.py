@@ -217,9 +217,7 @@ class ChartCoder:
         codes = sorted(groups)
         features = chart_features(groups, text, self.scorer.priors)
         line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
-        return Candidates(
-            codes, features, [groups[c] for c in codes], findings, line_starts, text
-        )
+        return Candidates(codes, features, [groups[c] for c in codes], findings, line_starts, text)
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
