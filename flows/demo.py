@@ -37,6 +37,7 @@ from flows.stack import (
     stop,
     up,
 )
+from nlp.reading import folder_setting
 
 EXAMPLES = PROJECT_DIR / "examples" / "charts"
 OUT = Path("out") / "events"  # local copies of the results (moto keeps S3 in memory only)
@@ -64,16 +65,21 @@ def upload(
 
 
 def example_charts(folder: Path = EXAMPLES) -> dict[str, bytes]:
-    """Every .txt under `folder`, by file name: a batch is one folder (the bridge batches by the
-    key's parent), so the subfolders are flattened; names must be unique."""
-    charts: dict[str, bytes] = {}
+    """Every .txt under `folder` as one JSON-lines object (a batch is one folder: the bridge
+    batches by the key's parent): records `{"id", "text", "setting"}`, the id the path relative
+    to `folder` without `.txt`, the setting its `inpatient/` or `outpatient/` folder
+    (`examples/charts/inpatient/` is coded under the inpatient rule)."""
+    lines = []
     for path in sorted(folder.rglob("*.txt")):
-        if path.name in charts:
-            raise ValueError(f"{path}: a second chart named {path.name} under {folder}")
-        charts[path.name] = path.read_bytes()
-    if not charts:
+        chart_id = path.relative_to(folder).with_suffix("").as_posix()
+        record = {"id": chart_id, "text": path.read_text(encoding="utf-8")}
+        setting = folder_setting(chart_id + ".txt")
+        if setting is not None:
+            record["setting"] = setting
+        lines.append(json.dumps(record, ensure_ascii=False))
+    if not lines:
         raise ValueError(f"{folder}: no .txt charts")
-    return charts
+    return {"examples.jsonl": ("\n".join(lines) + "\n").encode("utf-8")}
 
 
 def batch_runs(settings: StackSettings, source: str) -> list[Any]:
@@ -162,7 +168,8 @@ def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: P
         batch = time.strftime("demo-%Y%m%d-%H%M%S")
         source = batch_source(settings, batch)
         landed = upload(settings, batch, files, marker=True)
-        say(f"uploaded {len(files)} charts and {settings.marker} to {source}")
+        count = sum(data.count(b"\n") for data in files.values())
+        say(f"uploaded {count} charts ({', '.join(files)}) and {settings.marker} to {source}")
         run = wait_for_run(settings, source, timeout=900, progress=say)
         run_over = True
         say(f"run over {time.time() - landed:.1f} s after the last upload")

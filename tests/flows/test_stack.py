@@ -347,3 +347,20 @@ def test_the_webhook_receiver_appends_what_the_notification_block_sends(tmp_path
         receiver.send_signal(signal.SIGTERM)
         receiver.wait(timeout=10)
     assert receiver.returncode == 0
+
+
+def test_example_charts_are_one_batch_with_each_charts_setting(tmp_path):
+    from flows.demo import example_charts
+
+    (tmp_path / "inpatient").mkdir()
+    (tmp_path / "outpatient").mkdir()
+    (tmp_path / "inpatient" / "a.txt").write_text("Assessment: probable pneumonia.\n")
+    (tmp_path / "outpatient" / "b.txt").write_text("Assessment: hypertension.\n")
+    files = example_charts(tmp_path)
+    assert list(files) == ["examples.jsonl"]
+    records = [json.loads(line) for line in files["examples.jsonl"].decode().splitlines()]
+    assert [(r["id"], r["setting"]) for r in records] == [
+        ("inpatient/a", "inpatient"),
+        ("outpatient/b", "outpatient"),
+    ]
+    assert records[0]["text"] == "Assessment: probable pneumonia.\n"
