@@ -206,7 +206,7 @@ class ChartCoder:
             ]
             findings = self.guidelines.text_findings(
                 text,
-                [(s.start, s.name) for s in chart_sections],
+                chart_sections,
                 [s.start_char for s in doc.sents],
             )
         groups: dict[str, list[CodedMention]] = defaultdict(list)

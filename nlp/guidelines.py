@@ -25,13 +25,13 @@ from nlp.codeset import CodeSet, undot
 from nlp.linking import Mention
 from nlp.records import Note
 from nlp.rule_files import ResourceError, read_text
+from nlp.sections import Section, section_at
 from nlp.statements import (
     form_labels,
     item_end,
     item_groups,
     item_sentence,
     item_start,
-    section_of,
 )
 
 GUIDELINES_FILE = "us_guidelines.json"
@@ -98,7 +98,7 @@ class Guidelines:
     bmi_requires: tuple[str, ...]
     not_diagnoses: tuple[re.Pattern[str], ...] = ()
     gives_way: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    line_symptoms: tuple[str, ...] = ()
+    statement_symptoms: tuple[str, ...] = ()
     bmi_bands: tuple[tuple[float, float, str], ...] = field(default=())
 
     @classmethod
@@ -155,7 +155,9 @@ class Guidelines:
                     (undot(r["code"]), _prefixes(r["to"]))
                     for r in data["unspecified_gives_way"]["rules"]
                 ),
-                line_symptoms=_prefixes(data["symptom_in_diagnosis_statement"]["symptom_prefixes"]),
+                statement_symptoms=_prefixes(
+                    data["symptom_in_diagnosis_statement"]["symptom_prefixes"]
+                ),
                 bmi_bands=_bmi_bands(codeset),
             )
         except re.error as exc:
@@ -236,19 +238,22 @@ class Guidelines:
     # -- what the chart's codes become ------------------------------------------------------
 
     def text_findings(
-        self, text: str, sections: list[tuple[int, str]], sentence_starts: list[int]
+        self, text: str, sections: list[Section], sentence_starts: list[int]
     ) -> list[TextFinding]:
         """Drug words and BMI values in the chart, outside the excluded sections."""
         found: list[TextFinding] = []
 
+        def section_name(offset: int) -> str:
+            return section_at(sections, offset).name if sections else ""
+
         def finding(code: str, start: int, end: int) -> TextFinding:
             sentence = max(bisect_right(sentence_starts, start) - 1, 0)
-            return TextFinding(code, start, end, section_of(sections, start), sentence)
+            return TextFinding(code, start, end, section_name(start), sentence)
 
         for match in _WORD.finditer(text):
             word = match.group().lower()
             rule = next((d for d in self.drugs if word in d.words), None)
-            if rule is None or section_of(sections, match.start()) in self.drug_excluded_sections:
+            if rule is None or section_name(match.start()) in self.drug_excluded_sections:
                 continue
             if self._negated(text, match.start()) or self._short_term(text, match):
                 continue
@@ -361,8 +366,8 @@ class Guidelines:
         def sentences(code: str) -> set[int]:
             return {item_sentence(item) for item in support.get(code, ())}
 
-        diagnoses = {c: sentences(c) for c in kept if not has_prefix(c, self.line_symptoms)}
-        for code in [c for c in kept if has_prefix(c, self.line_symptoms)]:
+        diagnoses = {c: sentences(c) for c in kept if not has_prefix(c, self.statement_symptoms)}
+        for code in [c for c in kept if has_prefix(c, self.statement_symptoms)]:
             mine = sentences(code)
             beside = [d for d, theirs in diagnoses.items() if mine & theirs]
             covered = set().union(*(diagnoses[d] for d in beside)) if beside else set()

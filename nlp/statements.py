@@ -65,15 +65,6 @@ def item_groups(item) -> int:
     return item.mention.n_groups if hasattr(item, "mention") else 0
 
 
-def section_of(sections: list[tuple[int, str]], offset: int) -> str:
-    current = sections[0][1] if sections else ""
-    for start, name in sections:
-        if start > offset:
-            break
-        current = name
-    return current
-
-
 def form_labels(text: str, header_starts: Iterable[int], capitalised: bool = True) -> list[range]:
     """Character ranges of section headers and (with `capitalised`) capitalised form labels of
     two or more words at line starts: words there name a field, they state no diagnosis."""

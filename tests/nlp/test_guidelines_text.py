@@ -10,6 +10,7 @@ import pytest
 from nlp.codeset import CodeSet
 from nlp.guidelines import GUIDELINES_FILE, Guidelines, TextFinding
 from nlp.rule_files import ResourceError, read_text
+from nlp.sections import Section
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_bmi_code_is_the_adult_band_of_the_value(guidelines, value, code):
 
 
 def medications(guidelines: Guidelines, text: str) -> list[TextFinding]:
-    return guidelines.text_findings(text, [(0, "medications")], [0])
+    return guidelines.text_findings(text, [Section(0, "medications", None)], [0])
 
 
 def test_oral_hypoglycemic_gives_z79_84(guidelines):
@@ -45,19 +46,21 @@ def test_short_term_or_negated_drug_gives_nothing(guidelines, text):
 def test_drug_in_the_allergies_gives_nothing(guidelines):
     text = "Allergies: metformin\nMedications: metformin 500 mg"
     meds = text.index("Medications")
-    found = guidelines.text_findings(text, [(0, "allergies"), (meds, "medications")], [0])
+    found = guidelines.text_findings(
+        text, [Section(0, "allergies", "excluded"), Section(meds, "medications", None)], [0]
+    )
     start = text.index("metformin", meds)
     assert found == [TextFinding("Z79.84", start, start + 9, "medications", 0)]
 
 
 def test_finding_carries_its_sentence(guidelines):
     text = "Type 2 diabetes. Takes Lantus nightly."
-    found = guidelines.text_findings(text, [(0, "assessment")], [0, 17])
+    found = guidelines.text_findings(text, [Section(0, "assessment", None)], [0, 17])
     assert found == [TextFinding("Z79.4", 23, 29, "assessment", 1)]
 
 
 def test_bmi_value_gives_its_z68_code(guidelines):
-    found = guidelines.text_findings("BMI: 42.3 kg/m2", [(0, "vital_signs")], [0])
+    found = guidelines.text_findings("BMI: 42.3 kg/m2", [Section(0, "vital_signs", None)], [0])
     assert found == [TextFinding("Z68.41", 0, 9, "vital_signs", 0)]
 
 
@@ -69,7 +72,7 @@ def test_negation_after_the_drug_clause_does_not_negate_the_drug(guidelines, tex
 
 
 def test_bmi_of_three_digits_is_the_top_band(guidelines):
-    found = guidelines.text_findings("BMI 105", [(0, "vital_signs")], [0])
+    found = guidelines.text_findings("BMI 105", [Section(0, "vital_signs", None)], [0])
     assert [f.code for f in found] == ["Z68.45"]
 
 
