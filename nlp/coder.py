@@ -37,6 +37,7 @@ from nlp.features import chart_features
 from nlp.guidelines import Guidelines, TextFinding
 from nlp.linking import Mention
 from nlp.ranking import Scorer
+from nlp.recoding import Recoder
 from nlp.records import Chart, ChartResult, CodedFinding, Evidence, Note
 from nlp.sections import DEFAULT_SECTION
 from nlp.statements import statement_heads, stratum
@@ -113,6 +114,7 @@ class ChartCoder:
         self.rules_by_setting = {s: CodingRules(codeset, setting=s) for s in SETTINGS}  # type: ignore[arg-type]
         self.rules = self.rules_by_setting[setting]
         self.guidelines = Guidelines.load(codeset) if convention == "us" else None
+        self.recoder = Recoder.load(codeset) if convention == "us" else None
         # under US conventions a fitted calibration maps ranker scores to the chance of being
         # right on US charts; candidates enter the rules from its floor
         self.calibration = us_calibration if convention == "us" else None
@@ -222,12 +224,21 @@ class ChartCoder:
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
-        ranked = sorted(cands.codes, key=lambda c: -score_of[c])
+        ranked = [c for c in cands.codes if score_of[c] >= self.floor]
+        support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
+        recoded: dict[str, list[Note]] = {}
+        if self.recoder is not None:
+            recoded = {c: [] for c in ranked}
+            for old, new in self.recoder.recode_manifestations(recoded, score_of, support).items():
+                group_of[new] = [*group_of.get(new, []), *group_of.pop(old)]
+            ranked = list(recoded)
         kept = self._resolve_conflicts(
-            [c for c in ranked if score_of[c] >= self.floor],
+            sorted(ranked, key=lambda c: -score_of[c]),
             self._us_prefers(group_of) if self.guidelines is not None else None,
         )
-        support: dict[str, list] = {c: list(g) for c, g in group_of.items()}
+        for code, notes in recoded.items():
+            if code in kept:
+                kept[code][:0] = notes
         if self.guidelines is not None:
             kept = self._apply_guidelines(chart, cands, kept, score_of, support, group_of)
         # under US conventions a companion is one the guidelines kept; otherwise any candidate
@@ -279,6 +290,8 @@ class ChartCoder:
     def _apply_guidelines(self, chart, cands, kept, score_of, support, group_of):
         """US conventions on the kept codes; scores calibrated by stratum of support."""
         assert self.guidelines is not None
+        if self.recoder is not None:
+            self.recoder.recode_fractures(kept, score_of, support, cands.text)
         kept = self.guidelines.apply(
             kept,
             score_of,

@@ -31,6 +31,7 @@ RESOURCE_FILES = (
     "sections.json",
     "term_stopwords.txt",
     "us_guidelines.json",
+    "us_recoding.json",
     "word_variants.tsv",
 )
 NEOPLASM_COLUMNS = (
