@@ -175,11 +175,12 @@ def run_train(args: argparse.Namespace) -> int:
 def load_coder(args: argparse.Namespace, **options: Any) -> ChartCoder:
     """The engine as `--cache`, `--data`, `--inpatient`, `--threshold` and `--convention` ask."""
     from nlp.coder import ChartCoder
+    from nlp.training import find_or_build
 
     options.setdefault("convention", getattr(args, "convention", "us"))
-    return ChartCoder.load(
-        cache_dir=args.cache,
-        data_dir=args.data,
+    bundle = find_or_build(cache_dir=args.cache, data_dir=args.data)
+    return ChartCoder.from_artifacts(
+        bundle.path,
         setting="inpatient" if args.inpatient else "outpatient",
         threshold=args.threshold,
         **options,

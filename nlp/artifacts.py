@@ -1,4 +1,4 @@
-"""Built artefacts in one cache folder: build, stamp, verify, load.
+"""Built artefacts in one cache folder: stamp, write, verify, load (building is `nlp.training`).
 
 Each build is a folder `<cache>/artifacts/<utc-time>-<stamp>/` with `codeset.pkl`,
 `linker.pkl`, `ranker.pkl` and `manifest.json`; the manifest stamps the versions of code set,
@@ -125,25 +125,6 @@ def engine_fingerprint() -> str:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     return digest.hexdigest()[:12]
-
-
-def load_or_build(
-    cache_dir: str | Path | None = None, data_dir: str | Path | None = None
-) -> Bundle:
-    """The newest valid artefacts, or a fresh build when there are none."""
-    bundle = find_valid(cache_dir)
-    if bundle is not None:
-        return bundle
-    data = settings.data_dir(data_dir)
-    if data is None:
-        log.warning(
-            "no artefacts and no data folder (%s): building from the ICD-10-CM tabular "
-            "list alone, without the Alphabetic Index or a trained ranker",
-            settings.DATA_ENV,
-        )
-    from nlp.training import build
-
-    return build(cache_dir=cache_dir, data_dir=data)
 
 
 def write_bundle(

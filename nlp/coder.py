@@ -24,6 +24,7 @@ import spacy
 from spacy.language import Language
 
 from nlp import context, sections, sentences  # noqa: F401  (register the components)
+from nlp.artifacts import ArtifactError, artifacts_root, find_valid, read_manifest, read_pickle
 from nlp.codeset import CodeSet, in_range, undot
 from nlp.coding_rules import (
     CONVENTIONS,
@@ -126,19 +127,17 @@ class ChartCoder:
         self.top_k = top_k
 
     @classmethod
-    def load(
-        cls, cache_dir: str | Path | None = None, data_dir: str | Path | None = None, **options
-    ) -> ChartCoder:
-        """Load the newest valid artefacts (building them first if there are none)."""
-        from nlp.artifacts import load_or_build
-
-        bundle = load_or_build(cache_dir=cache_dir, data_dir=data_dir)
+    def load(cls, cache_dir: str | Path | None = None, **options) -> ChartCoder:
+        """Load the newest valid artefacts of the cache (`chartcoder train` builds them)."""
+        bundle = find_valid(cache_dir)
+        if bundle is None:
+            raise ArtifactError(
+                f"no valid artefacts under {artifacts_root(cache_dir)}: run `chartcoder train`"
+            )
         return cls.from_artifacts(bundle.path, **options)
 
     @classmethod
     def from_artifacts(cls, path: Path, **options) -> ChartCoder:
-        from nlp.artifacts import read_manifest, read_pickle
-
         manifest = read_manifest(path)
         with long_lived():
             codeset: CodeSet = read_pickle(path, "codeset.pkl")

@@ -9,6 +9,7 @@ checked against the other codes of a chart.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from importlib.metadata import version
 from typing import NamedTuple
 
@@ -24,6 +25,16 @@ CodeRange = tuple[str, str]
 
 def undot(code: str) -> str:
     return code.replace(".", "").rstrip("-").upper()
+
+
+def undotted(codes: Iterable[str]) -> tuple[str, ...]:
+    """Code prefixes as rules write them ("I70.2", "E11") in the form `has_prefix` compares."""
+    return tuple(undot(c) for c in codes)
+
+
+def has_prefix(code: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether a code starts with one of the undotted prefixes."""
+    return undot(code).startswith(prefixes)
 
 
 def parse_code_ranges(note: str, *, qualified: bool = True) -> tuple[CodeRange, ...]:

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from nlp.codeset import CodeSet, undot
+from nlp.codeset import CodeSet, has_prefix, undot, undotted
 from nlp.linking import Mention
 from nlp.records import Note
 from nlp.rule_files import ResourceError, read_text
-from nlp.sections import Section, section_at
+from nlp.sections import Section
 from nlp.statements import (
     form_labels,
     item_end,
@@ -33,6 +32,7 @@ from nlp.statements import (
     item_sentence,
     item_start,
 )
+from nlp.text_findings import TextFinding, TextFindings
 
 GUIDELINES_FILE = "us_guidelines.json"
 _BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,12}(\d{2,3}(?:\.\d+)?)", re.IGNORECASE)
@@ -41,14 +41,6 @@ _RULED_OUT = r"\W+(?:(?:was|is|has been|were|have been)\s+)?(?:ruled out|exclude
 _BMI_BAND = re.compile(
     r"(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)|or less|or greater)", re.IGNORECASE
 )
-
-
-def _prefixes(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(undot(v) for v in values)
-
-
-def has_prefix(code: str, prefixes: tuple[str, ...]) -> bool:
-    return undot(code).startswith(prefixes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +54,6 @@ class Combination:
 
 
 @dataclass(frozen=True, slots=True)
-class DrugRule:
-    code: str
-    with_codes: tuple[str, ...]
-    words: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class TextFinding:
-    """A code read from the text by a guideline rule (a drug, a BMI value), with its span."""
-
-    code: str
-    start: int
-    end: int
-    section: str
-    sentence: int
-
-
-@dataclass(frozen=True, slots=True)
 class Guidelines:
     diagnostic_tiers: tuple[frozenset[str], ...]
     fallback_excluded: frozenset[str]
@@ -87,19 +61,14 @@ class Guidelines:
     integral: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
     one_per_condition: tuple[tuple[str, ...], ...]
     combinations: tuple[Combination, ...]
-    drugs: tuple[DrugRule, ...]
-    drug_excluded_sections: frozenset[str]
-    negation_words: frozenset[str]
-    not_long_term: frozenset[str]
+    text_rules: TextFindings
     resolved: re.Pattern[str]
     sequela: re.Pattern[str]
     sequela_codes: tuple[str, ...]
     not_encounter: tuple[str, ...]
-    bmi_requires: tuple[str, ...]
     not_diagnoses: tuple[re.Pattern[str], ...] = ()
     gives_way: tuple[tuple[str, tuple[str, ...]], ...] = ()
     statement_symptoms: tuple[str, ...] = ()
-    bmi_bands: tuple[tuple[float, float, str], ...] = field(default=())
 
     @classmethod
     def load(cls, codeset: CodeSet) -> Guidelines:
@@ -112,16 +81,12 @@ class Guidelines:
                 Combination(
                     r["name"],
                     r["guideline"],
-                    tuple(_prefixes(group) for group in r["all_of"]),
-                    _prefixes(r.get("none_of", ())),
+                    tuple(undotted(group) for group in r["all_of"]),
+                    undotted(r.get("none_of", ())),
                     r["add"],
-                    _prefixes(r.get("drop", ())),
+                    undotted(r.get("drop", ())),
                 )
                 for r in data["combinations"]["rules"]
-            )
-            drugs = tuple(
-                DrugRule(d["code"], _prefixes(d["with"]), frozenset(w.lower() for w in d["words"]))
-                for d in data["long_term_drugs"]["drugs"]
             )
             guidelines = cls(
                 diagnostic_tiers=tuple(
@@ -130,35 +95,30 @@ class Guidelines:
                 fallback_excluded=frozenset(data["diagnostic_sections"]["fallback_excluded"]),
                 excluded_sources=frozenset(data["excluded_sources"]["sources"]),
                 integral=tuple(
-                    (_prefixes(f["diagnoses"]), _prefixes(f["symptoms"]))
+                    (undotted(f["diagnoses"]), undotted(f["symptoms"]))
                     for f in data["integral_symptoms"]["families"]
                 ),
                 one_per_condition=tuple(
-                    _prefixes(f["prefixes"]) for f in data["one_code_per_condition"]["families"]
+                    undotted(f["prefixes"]) for f in data["one_code_per_condition"]["families"]
                 ),
                 combinations=combos,
-                drugs=drugs,
-                drug_excluded_sections=frozenset(data["long_term_drugs"]["excluded_sections"]),
-                negation_words=frozenset(data["long_term_drugs"]["negation_words"]),
-                not_long_term=frozenset(data["long_term_drugs"]["not_long_term"]["words"]),
+                text_rules=TextFindings.from_dict(data, codeset, GUIDELINES_FILE),
                 resolved=re.compile(data["resolved_outpatient"]["pattern"], re.IGNORECASE),
                 sequela=re.compile(data["sequelae"]["pattern"], re.IGNORECASE),
-                sequela_codes=_prefixes(data["sequelae"]["codes"]),
-                not_encounter=_prefixes(
+                sequela_codes=undotted(data["sequelae"]["codes"]),
+                not_encounter=undotted(
                     data["not_encounter_codes"]["prefixes"] + data["query_instead"]["prefixes"]
                 ),
-                bmi_requires=_prefixes(data["bmi"]["requires_any"]),
                 not_diagnoses=tuple(
                     re.compile(p, re.IGNORECASE) for p in data["not_diagnoses"]["patterns"]
                 ),
                 gives_way=tuple(
-                    (undot(r["code"]), _prefixes(r["to"]))
+                    (undot(r["code"]), undotted(r["to"]))
                     for r in data["unspecified_gives_way"]["rules"]
                 ),
-                statement_symptoms=_prefixes(
+                statement_symptoms=undotted(
                     data["symptom_in_diagnosis_statement"]["symptom_prefixes"]
                 ),
-                bmi_bands=_bmi_bands(codeset),
             )
         except re.error as exc:
             raise ResourceError(f"{GUIDELINES_FILE}: bad pattern: {exc}") from exc
@@ -169,7 +129,7 @@ class Guidelines:
             overlap += [d for d in diagnoses if d.startswith(symptoms)]
             if overlap:
                 raise ResourceError(f"{GUIDELINES_FILE}: {overlap} are both symptom and diagnosis")
-        for code in [c.add for c in combos] + [d.code for d in drugs]:
+        for code in [c.add for c in combos]:
             if code not in codeset or not codeset[code].billable:
                 raise ResourceError(f"{GUIDELINES_FILE}: {code} is not a billable FY2026 code")
         return guidelines
@@ -241,48 +201,12 @@ class Guidelines:
         self, text: str, sections: list[Section], sentence_starts: list[int]
     ) -> list[TextFinding]:
         """Drug words and BMI values in the chart, outside the excluded sections."""
-        found: list[TextFinding] = []
-
-        def section_name(offset: int) -> str:
-            return section_at(sections, offset).name if sections else ""
-
-        def finding(code: str, start: int, end: int) -> TextFinding:
-            sentence = max(bisect_right(sentence_starts, start) - 1, 0)
-            return TextFinding(code, start, end, section_name(start), sentence)
-
-        for match in _WORD.finditer(text):
-            word = match.group().lower()
-            rule = next((d for d in self.drugs if word in d.words), None)
-            if rule is None or section_name(match.start()) in self.drug_excluded_sections:
-                continue
-            if self._negated(text, match.start()) or self._short_term(text, match):
-                continue
-            found.append(finding(rule.code, match.start(), match.end()))
-        for match in _BMI.finditer(text):
-            code = self.bmi_code(float(match.group(1)))
-            if code is not None:
-                found.append(finding(code, match.start(), match.end()))
-        return found
-
-    def _short_term(self, text: str, match: re.Match[str]) -> bool:
-        """A drug on a line that says sliding scale, drip, once, or that it was stopped: not
-        long-term use."""
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        line_end = text.find("\n", match.end())
-        line = text[line_start : line_end if line_end >= 0 else len(text)].lower()
-        clause = re.split(r"[\n,.;]", text[match.end() : match.end() + 30], maxsplit=1)[0]
-        after = _WORD.findall(clause.lower())[:3]
-        return any(w in self.not_long_term for w in _WORD.findall(line)) or any(
-            w in self.negation_words for w in after
-        )
-
-    def _negated(self, text: str, start: int) -> bool:
-        line_start = text.rfind("\n", 0, start) + 1
-        before = _WORD.findall(text[max(line_start, start - 40) : start].lower())
-        return any(w in self.negation_words for w in before[-3:])
+        return self.text_rules.find(text, sections, sentence_starts)
 
     def bmi_code(self, value: float) -> str | None:
-        return next((code for lo, hi, code in self.bmi_bands if lo <= value <= hi), None)
+        return self.text_rules.bmi_code(value)
+
+    # -- what the chart's codes become ------------------------------------------------------
 
     def apply(
         self,
@@ -306,7 +230,7 @@ class Guidelines:
         self._drop_nos(kept)
         self._drop_contained(kept, support, specificity, asks_for)
         self._drop_symptoms_in_statements(kept, support, asks_for)
-        self._add_text_codes(kept, score_of, support, findings)
+        self.text_rules.add_codes(kept, score_of, support, findings)
         return kept
 
     def yields(self, code: str, other: str) -> bool:
@@ -451,54 +375,3 @@ class Guidelines:
                     kept[cause].append(
                         Note("integral", f"{code} is integral to {cause} (I.B.5).", (code,))
                     )
-
-    def _add_text_codes(self, kept, score_of, support, findings) -> None:
-        bmis = [f for f in findings if f.code.startswith("Z68")]
-        current = [f for f in bmis if f.section in ("vital_signs", "physical_examination")]
-        chosen = (current or bmis)[-1:]
-        findings = [f for f in findings if not f.code.startswith("Z68")] + chosen
-        for finding in findings:
-            if finding.code.startswith("Z68"):
-                needed = self.bmi_requires
-            else:
-                rule = next(d for d in self.drugs if d.code == finding.code)
-                needed = rule.with_codes
-            if needed:
-                reasons = [c for c in kept if has_prefix(c, needed)]
-                if not reasons:
-                    continue
-                score = max(score_of[c] for c in reasons)
-            else:
-                reasons, score = [], max(score_of.values(), default=0.0)
-            if finding.code in kept and finding.code in support:
-                support[finding.code].append(finding)
-                continue
-            if finding.code.startswith("Z68") and any(c.startswith("Z68") for c in kept):
-                continue
-            score_of[finding.code] = max(score_of.get(finding.code, 0.0), score)
-            support[finding.code] = [finding]
-            kept[finding.code] = (
-                [Note("guideline", f"Reported with {', '.join(reasons)}.", tuple(reasons))]
-                if reasons
-                else []
-            )
-
-
-def _bmi_bands(codeset: CodeSet) -> tuple[tuple[float, float, str], ...]:
-    """Adult BMI bands from the Z68 descriptions ("... 35.0-35.9, adult", "19.9 or less")."""
-    bands = []
-    for code in codeset.billable_descendants("Z68"):
-        description = codeset[code].description
-        if "adult" not in description.lower():
-            continue
-        match = _BMI_BAND.search(description.split("]")[-1])
-        if match is None:
-            continue
-        low = float(match.group(1))
-        if match.group(2):
-            bands.append((low, float(match.group(2)) + 0.09, code))
-        elif "less" in match.group(0).lower():
-            bands.append((0.0, low + 0.09, code))
-        else:
-            bands.append((low, 1000.0, code))
-    return tuple(sorted(bands))

@@ -18,15 +18,11 @@ import json
 import re
 from dataclasses import dataclass
 
-from nlp.codeset import CodeSet, undot
+from nlp.codeset import CodeSet, has_prefix, undot
 from nlp.records import Note
 from nlp.rule_files import ResourceError, read_text
 
 RECODING_FILE = "us_recoding.json"
-
-
-def _has_prefix(code: str, prefixes: tuple[str, ...]) -> bool:
-    return undot(code).startswith(prefixes)
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ class Recoder:
         what: run before conflicts are resolved, so that F02 meets G30 as its partner."""
         recoded: dict[str, str] = {}
         for rule in self.manifestation_rules:
-            if not any(_has_prefix(c, rule.when_any) for c in kept):
+            if not any(has_prefix(c, rule.when_any) for c in kept):
                 continue
             for code in list(kept):
                 plain = undot(code)
@@ -165,7 +161,7 @@ class Recoder:
             support[code] = [*support.get(code, []), *support.get(known, [])]
             self._replace(kept, score_of, support, code, new, why, recoded)
         if any(code in recoded for code in targets):
-            for code in [c for c in kept if _has_prefix(c, rule.drop)]:
+            for code in [c for c in kept if has_prefix(c, rule.drop)]:
                 kept.pop(code)
 
     def _replace(self, kept, score_of, support, code, plain_new, why, recoded) -> bool:

@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from nlp import settings
 from nlp.artifacts import Bundle, current_stamp, find_valid, write_bundle
 from nlp.candidate_generation import CandidateGenerator
+from nlp.coder import ChartCoder, build_pipeline
 from nlp.codeset import CodeSet
 from nlp.corpus import CodedChart, has_codiesp, read_codiesp
 from nlp.evaluation import matches
@@ -43,6 +45,24 @@ RANKER_VERSION = "hgb-v3"
 FOLDS = 5
 # counts of (FOLDS - 1) folds, scaled to the size of the whole training set
 FOLD_SCALE = FOLDS / (FOLDS - 1)
+
+
+def find_or_build(
+    cache_dir: str | Path | None = None, data_dir: str | Path | None = None
+) -> Bundle:
+    """The newest valid artefacts, or a fresh build when there are none (what `chartcoder
+    code` does on a machine that has not run `chartcoder train`)."""
+    bundle = find_valid(cache_dir)
+    if bundle is not None:
+        return bundle
+    data = settings.data_dir(data_dir)
+    if data is None:
+        log.warning(
+            "no artefacts and no data folder (%s): building from the ICD-10-CM tabular "
+            "list alone, without the Alphabetic Index or a trained ranker",
+            settings.DATA_ENV,
+        )
+    return build(cache_dir=cache_dir, data_dir=data)
 
 
 def build(
@@ -119,8 +139,6 @@ def _us_calibration(codeset, linker, ranker, data_dir: Path | None):
     them and the ranker was trained (a heuristic scorer is not calibrated)."""
     if us_dev_path(data_dir) is None or isinstance(ranker, HeuristicRanker):
         return None
-    from nlp.coder import ChartCoder, build_pipeline
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "linker.pkl"
         path.write_bytes(pickle.dumps(linker, protocol=pickle.HIGHEST_PROTOCOL))
@@ -171,8 +189,6 @@ def training_rows(
     than a negative row's of the same code), which a tree ranker exploits on training rows and
     then misses on new charts.
     """
-    from nlp.coder import ChartCoder, build_pipeline
-
     fold_of = [i % FOLDS for i in range(len(charts))]
     rows: list[np.ndarray] = []
     labels: list[int] = []

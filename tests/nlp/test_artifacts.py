@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from nlp import artifacts
-from nlp.artifacts import ArtifactError, find_valid, load_or_build, verify
+from nlp.artifacts import ArtifactError, find_valid, verify
 from nlp.coder import ChartCoder
-from nlp.training import build
+from nlp.training import build, find_or_build
 
 
 def test_build_is_stamped_and_verifies(fixture_build):
@@ -70,7 +70,7 @@ def test_missing_file_is_reported(cache_copy):
 
 
 def test_missing_data_folder_keeps_a_good_cache(cache_copy, fixture_build):
-    bundle = load_or_build(cache_dir=cache_copy, data_dir=None)
+    bundle = find_or_build(cache_dir=cache_copy, data_dir=None)
     assert bundle.path.name == fixture_build.path.name
     assert bundle.manifest["stamp"]["index"] != "none"
 
@@ -80,7 +80,7 @@ def test_corrupt_cache_is_rebuilt_never_trusted(cache_copy, data_dir, caplog):
     manifest = json.loads((only / "manifest.json").read_text(encoding="utf-8"))
     manifest["files"]["codeset.pkl"] = "0" * 64
     (only / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    bundle = load_or_build(cache_dir=cache_copy, data_dir=data_dir)
+    bundle = find_or_build(cache_dir=cache_copy, data_dir=data_dir)
     assert bundle.path != only
     assert not only.exists()  # the corrupt build is removed once a good one replaces it
     assert "ignoring artefacts" in caplog.text
@@ -90,7 +90,7 @@ def test_corrupt_cache_is_rebuilt_never_trusted(cache_copy, data_dir, caplog):
 
 def test_no_cache_and_no_data_builds_from_the_tabular_list(tmp_path, caplog, monkeypatch):
     monkeypatch.delenv("CHARTCODER_DATA", raising=False)
-    bundle = load_or_build(cache_dir=tmp_path / "cache", data_dir=None)
+    bundle = find_or_build(cache_dir=tmp_path / "cache", data_dir=None)
     assert bundle.manifest["stamp"]["index"] == "none"
     assert "building from the ICD-10-CM tabular list alone" in caplog.text
     coder = ChartCoder.from_artifacts(bundle.path, threshold=0.0)
