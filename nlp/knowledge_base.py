@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from nlp.codeset import CodeSet
+from nlp.codeset import CodeSet, undot
 from nlp.rule_files import load_neoplasm_behaviors
 from nlp.text import NEGATORS, is_word, normalize
 
@@ -201,14 +201,19 @@ def index_terms(
     """Terms of the Alphabetic Index; codes are kept as printed (partial codes end in '-').
 
     An entry without a code takes the code its "see" reference leads to or, failing that, the
-    code of its "see also" entry (`Coagulopathy - see also Defect, coagulation` is D68.9).
+    code of its "see also" entry (`Coagulopathy - see also Defect, coagulation` is D68.9), or
+    failing both, the category its subentries' codes share (`Disorder, tobacco use`, whose
+    subentries are all F17.2-, is F17.2: the resolver then reads "cigarettes" as F17.210).
     """
     references = CrossReferences(rows)
+    below = _codes_below(rows)
     for row in rows:
         code = row["code"]
         for reference in (row["see"], row["see_also"]):
             if not code and reference:
                 code = references.code(reference)
+        if not code and _is_subentry(row):
+            code = _common_category(below.get(row["full_term_path"], ()), codeset)
         if not code or codeset.canonical(code) is None:
             continue
         plain, variants = split_variants(row["full_term_path"].split(" > "))
@@ -216,6 +221,41 @@ def index_terms(
         term = tokenizer.term(code.rstrip("-").rstrip("."), text, "index", variants)
         if term is not None:
             yield term
+
+
+_SHARED_CODE = 4  # undotted characters: F17.2
+_CONNECTORS = frozenset({"with", "without", "in", "due to", "and", "or", "of"})
+
+
+def _is_subentry(row: dict[str, str]) -> bool:
+    """A subentry that names something (not a main term, not a bare "with" or "due to")."""
+    parts = row["full_term_path"].split(" > ")
+    return len(parts) > 1 and parts[-1].strip().lower() not in _CONNECTORS
+
+
+def _codes_below(rows: list[dict[str, str]]) -> dict[str, list[str]]:
+    """The codes printed under each entry (its subentries at any depth), by entry path."""
+    below: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        if row["code"]:
+            parts = row["full_term_path"].split(" > ")
+            for depth in range(1, len(parts)):
+                below[" > ".join(parts[:depth])].append(row["code"])
+    return below
+
+
+def _common_category(codes: Iterable[str], codeset: CodeSet) -> str:
+    """The longest code (a subcategory at least: a category is too broad to guess) that every
+    one of several different codes falls under, or "" when they share none."""
+    plain = {undot(c) for c in codes}
+    if len(plain) < 2:
+        return ""
+    first, last = min(plain), max(plain)
+    shared = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), 0)
+    common = first[:shared]
+    while len(common) >= _SHARED_CODE and codeset.canonical(common) is None:
+        common = common[:-1]
+    return (codeset.canonical(common) or "") if len(common) >= _SHARED_CODE else ""
 
 
 def neoplasm_terms(

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from spacy.language import Language
+from spacy.symbols import ORTH
 from spacy.tokens import Doc
 
 from nlp.candidate_generation import CandidateGenerator, SentenceWords, TermMatch
@@ -69,6 +71,14 @@ class AbbreviationExpander:
 
     def __call__(self, token: str) -> tuple[str, ...]:
         return self.exact.get(token) or self.folded.get(token.lower(), ())
+
+    def keep_whole(self, tokenizer: Any) -> None:
+        """Hyphenated abbreviations stay one token: an "e-cigarette" is not a cigarette."""
+        for word in [w for w in self.exact if "-" in w]:
+            tokenizer.add_special_case(word, [{ORTH: word}])
+        for word in [w for w in self.folded if "-" in w]:
+            for form in {word, word.capitalize(), word.upper()}:
+                tokenizer.add_special_case(form, [{ORTH: form}])
 
 
 class Linker:
@@ -171,7 +181,9 @@ class Linker:
         sections: list,
     ) -> Mention:
         term = self.generator.terms[match.term_id]
-        resolution = self.resolver.resolve(term.code, words)
+        # the words that name the term document no child of its code: "tobacco use disorder"
+        # is F17.2 and reads "cigarettes", not "disorder" (F17.219, with a disorder)
+        resolution = self.resolver.resolve(term.code, words - _term_words(term))
         refined = (
             self.resolver.refine(resolution.code, words, _term_words(term))
             if resolution.how == "billable"
@@ -207,6 +219,7 @@ def make_linker(nlp: Language, name: str, path: str | None) -> Linker:
     from nlp.artifacts import load_linker_parts
 
     parts = load_linker_parts(path)
+    parts["abbreviations"].keep_whole(nlp.tokenizer)
     return Linker(
         nlp,
         name,

@@ -96,18 +96,26 @@ class SpecificityResolver:
         the index gives "dysphagia"; "chemotherapy-induced neuropathy" is G62.0, not G62.9.
         Words that only restate the parent (`parent_words`, and forms sharing their first five
         letters: "laryngeal" for "larynx") document no sibling."""
-        parent = self._parents().get(code)
-        if parent is None:
-            return None
-        child = next(c for c in self.children[parent] if c.code == code)
-        if child.default_rank >= len(_DEFAULT_WORDS):
-            return None
         stems = {w[:5] for w in parent_words if len(w) >= 5}
         own = [w for w in words if not (len(w) >= 5 and w[:5] in stems)]
-        better = self.resolve(parent, own)
-        if better.how != "supported" or better.code == code:
-            return None
-        return better
+        # up through default children: F17.200 is the default of F17.20, itself the default
+        # ("unspecified") of F17.2, so "tobacco dependence, cigarettes" reaches F17.210
+        node = code
+        while (parent := self._parents().get(node)) is not None:
+            child = next(c for c in self.children[parent] if c.code == node)
+            if child.default_rank >= len(_DEFAULT_WORDS):
+                return None
+            if node == code:  # siblings: the words must support the whole way down
+                better = self.resolve(parent, own)
+                if better.how == "supported" and better.code != code:
+                    return better
+            else:  # an uncle's branch: the words choose it, its default may finish
+                best, support = self._best_child(parent, own)
+                rest = self.resolve(best, own) if best is not None and support > 0 else None
+                if best != node and rest is not None and rest.how != "unresolved":
+                    return Resolution(rest.code, "supported")
+            node = parent
+        return None
 
     def _parents(self) -> dict[str, str]:
         parents = getattr(self, "_parent_of", None)
