@@ -59,15 +59,14 @@ def prefect_api_start() -> float:
 
 def pipeline(path: Path, workers: int, shard_size: int | None, cache: str | None) -> dict:
     from flows.code_charts import code_charts
+    from flows.options import RunOptions
 
     destination = Path(tempfile.mkdtemp(prefix=f"bench-{workers}w-"))
     started = time.perf_counter()
     state = code_charts(
         str(path),
         str(destination),
-        workers=workers,
-        shard_size=shard_size,
-        cache_dir=cache,
+        RunOptions(workers=workers, shard_size=shard_size, cache_dir=cache),
         return_state=True,
     )
     wall = time.perf_counter() - started

@@ -308,7 +308,7 @@ def parts(settings: StackSettings, queue_urls: tuple[str, str] | None = None) ->
         Part(
             "bridge",
             [
-                *(py, "-m", "flows.cli", "bridge", "--queue-url", queue_url),
+                *(py, "-m", "cli", "bridge", "--queue-url", queue_url),
                 *("--landing", settings.landing, "--results", settings.results),
                 *("--dead-letter-queue-url", dlq_url),
                 *("--quiet-seconds", _number(settings.quiet_seconds), "--marker", settings.marker),

@@ -1,7 +1,8 @@
 """Where results go: a local folder or an S3 prefix, each file replaced whole.
 
 Locally a file is written to a temporary name in the same folder and renamed over the old one;
-on S3 each object is put whole (a PUT replaces an object atomically).
+on S3 each object is put whole (a PUT replaces an object atomically). `s3_bucket` gives the
+prefect-aws `S3Bucket` that reads or writes an s3:// location (charts and results alike).
 """
 
 from __future__ import annotations
@@ -17,6 +18,27 @@ if TYPE_CHECKING:
     from prefect_aws.s3 import S3Bucket
 
 log = logging.getLogger(__name__)
+
+
+def s3_bucket(
+    location: Location, endpoint_url: str | None, credentials_block: str | None
+) -> S3Bucket | None:
+    """The prefect-aws `S3Bucket` for an s3:// location (None for a local path)."""
+    if not location.is_s3:
+        return None
+    from prefect_aws import AwsClientParameters, AwsCredentials
+    from prefect_aws.s3 import S3Bucket
+
+    credentials: AwsCredentials
+    if credentials_block:
+        credentials = AwsCredentials.load(credentials_block)  # type: ignore[assignment]
+        if endpoint_url:
+            credentials.aws_client_parameters = AwsClientParameters(endpoint_url=endpoint_url)
+    else:
+        credentials = AwsCredentials(
+            aws_client_parameters=AwsClientParameters(endpoint_url=endpoint_url)
+        )
+    return S3Bucket(bucket_name=str(location.bucket), credentials=credentials)
 
 
 class Destination:

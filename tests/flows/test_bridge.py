@@ -24,6 +24,7 @@ import boto3
 import httpx
 import pytest
 
+from cli.commands import parser
 from flows.bridge import (
     EVENT,
     Batch,
@@ -41,7 +42,6 @@ from flows.bridge import (
     batch_id,
     parse_message,
 )
-from flows.cli import parser
 from tests.servers import free_port, moto_server
 
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -791,7 +791,7 @@ def test_cli_bridge_survives_kill_9_and_stops_on_sigterm(landing, tmp_path):
     command = [
         sys.executable,
         "-m",
-        "flows.cli",
+        "cli",
         "bridge",
         "--queue-url",
         landing.queue_url,

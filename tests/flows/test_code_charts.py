@@ -8,8 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.cli import main
+from cli.commands import main
 from flows.code_charts import code_charts
+from flows.options import RunOptions
 from flows.outputs import RUN_FIELDS
 from nlp.artifacts import Bundle
 from nlp.coder import ChartCoder
@@ -51,11 +52,13 @@ def test_codes_a_folder_then_reuses_unchanged_charts(
     state = code_charts(
         str(source),
         str(dest),
-        workers=2,
-        shard_size=3,
-        artifacts=str(built.path),
-        ray_temp_dir=ray_tmp,
-        max_chart_bytes=SMALL_LIMIT,
+        RunOptions(
+            workers=2,
+            shard_size=3,
+            artifacts=str(built.path),
+            ray_temp_dir=ray_tmp,
+            max_chart_bytes=SMALL_LIMIT,
+        ),
         return_state=True,
     )
 
@@ -166,9 +169,7 @@ def test_setting_and_convention_reach_the_coders_the_manifest_and_the_reuse_key(
     state = code_charts(
         str(source),
         str(dest),
-        workers=1,
-        artifacts=str(built.path),
-        ray_temp_dir=ray_tmp,
+        RunOptions(workers=1, artifacts=str(built.path), ray_temp_dir=ray_tmp),
         return_state=True,
     )
     assert state.is_completed(), state.message

@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 import pytest
 
-from flows.code_charts import lock_name
 from flows.demo import EXAMPLES, batch_runs, batch_source, read_result, records, upload
+from flows.location_lock import lock_name
 from flows.sources import Location
 from flows.stack import (
     StackSettings,
@@ -63,7 +63,7 @@ class Stack:
 
     def chartcoder(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env=self.env,
             capture_output=True,
             text=True,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows.code_charts import code_charts
+from flows.options import RunOptions
 from flows.outputs import RUN_FIELDS
 from nlp.artifacts import Bundle
 from nlp.coder import ChartCoder
@@ -69,10 +70,12 @@ def test_killing_a_worker_node_mid_run_loses_nothing(
             outcome["state"] = code_charts(
                 str(source),
                 str(tmp_path / "out"),
-                workers=2,
-                shard_size=4,
-                ray_address=cluster.gcs_address,
-                artifacts=str(built.path),
+                RunOptions(
+                    workers=2,
+                    shard_size=4,
+                    ray_address=cluster.gcs_address,
+                    artifacts=str(built.path),
+                ),
                 return_state=True,
             )
 

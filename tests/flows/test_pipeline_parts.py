@@ -233,26 +233,3 @@ def test_ray_released_in_the_background_is_gone_when_the_run_ends_even_on_error(
             assert ray.is_initialized()
         raise RuntimeError("writing the outputs failed while Ray stops")
     assert not ray.is_initialized()
-
-
-def test_the_flow_offers_and_checks_the_coders_settings_and_conventions() -> None:
-    from typing import get_args
-
-    from prefect.utilities.callables import parameter_schema
-
-    from flows.code_charts import Convention, Setting, check_choice, code_charts
-    from nlp.coding_rules import CONVENTIONS, SETTINGS
-
-    assert (get_args(Setting), get_args(Convention)) == (SETTINGS, CONVENTIONS)
-    schema = parameter_schema(code_charts.fn).properties
-    assert (schema["setting"]["enum"], schema["setting"]["default"]) == (
-        list(SETTINGS),
-        "outpatient",
-    )
-    assert (schema["convention"]["enum"], schema["convention"]["default"]) == (
-        list(CONVENTIONS),
-        "us",
-    )
-    check_choice("setting", "inpatient", SETTINGS)
-    with pytest.raises(ValueError, match=r"setting='icu': not one of outpatient, inpatient"):
-        check_choice("setting", "icu", SETTINGS)

@@ -16,10 +16,10 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from flows.cli import main
-from flows.code_charts import s3_bucket
+from cli.commands import main
 from flows.outputs import RUN_FIELDS
 from flows.sources import ChartReader, Location, discover
+from flows.storage import s3_bucket
 from nlp.artifacts import Bundle
 from nlp.coder import ChartCoder
 from nlp.reading import read_charts

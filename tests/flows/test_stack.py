@@ -1,7 +1,7 @@
 """The stack's configuration and process handling, without servers (seconds, not minutes).
 
-prefect.yaml and the automation files are checked the way Prefect reads them; settings, lock
-names, the webhook receiver, pid checks and process-tree stops are checked on their own. The
+prefect.yaml and the automation files are checked the way Prefect reads them; settings, the
+webhook receiver, pid checks and process-tree stops are checked on their own. The
 running stack (`up` twice, `status`, `down`) is tested in test_event_chain.py, which starts one.
 """
 
@@ -24,8 +24,6 @@ import pytest
 import yaml
 
 from flows.bridge import Batch, S3Url, batch_event
-from flows.code_charts import lock_name
-from flows.sources import Location
 from flows.stack import (
     PROJECT_DIR,
     StackError,
@@ -50,7 +48,7 @@ PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
 
 def chartcoder(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -91,7 +89,8 @@ def test_prefect_yaml_deploys_code_charts_on_the_batch_event() -> None:
     from flows.code_charts import code_charts
 
     parameters = code_charts.validate_parameters({**rendered, **deployment["parameters"]})
-    assert (parameters["setting"], parameters["convention"]) == ("outpatient", "us")
+    options = parameters["options"]
+    assert (options.workers, options.setting, options.convention) == (2, "outpatient", "us")
 
 
 def test_the_automation_files_are_valid_automations_once_the_block_is_filled_in() -> None:
@@ -173,17 +172,6 @@ def test_status_reads_the_record_of_a_stack_from_a_removed_checkout(tmp_path: Pa
     record = StackSettings(state_dir=tmp_path, project_dir=tmp_path / "removed").to_json()
     StackFolder(tmp_path).write({"settings": record, "parts": {}})
     assert not any(part.running for part in status(tmp_path))
-
-
-def test_lock_names_are_one_per_location_and_valid_prefect_names() -> None:
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-
-    with_slash = lock_name(Location.parse("s3://landing/incoming/a/"))
-    assert with_slash == lock_name(Location.parse("s3://landing/incoming/a"))
-    assert with_slash != lock_name(Location.parse("s3://landing/incoming/b/"))
-    assert with_slash != lock_name(Location.parse("s3://results/incoming/a/"))
-    for name in (with_slash, lock_name(Location.parse("/tmp/some/folder"))):
-        GlobalConcurrencyLimitCreate(name=name, limit=1)  # no banned characters
 
 
 def test_down_and_status_with_nothing_running(tmp_path: Path) -> None:
@@ -291,11 +279,11 @@ def test_down_leaves_alone_a_pid_that_now_runs_another_program(tmp_path: Path) -
         folder.write(
             {
                 "settings": settings.to_json(),
-                "parts": {"bridge": [sys.executable, "-m", "flows.cli", "bridge"]},
+                "parts": {"bridge": [sys.executable, "-m", "cli", "bridge"]},
             }
         )
         folder.pid_file("bridge").write_text(f"{other.pid}\n")
-        assert not runs(other.pid, [sys.executable, "-m", "flows.cli", "bridge"])
+        assert not runs(other.pid, [sys.executable, "-m", "cli", "bridge"])
         assert stop(tmp_path) == []
         assert other.poll() is None  # still running
         assert not folder.pid_file("bridge").exists()

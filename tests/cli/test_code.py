@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main, parser
+from cli.commands import main, parser
 
 CHARTS = Path(__file__).parents[1] / "fixtures" / "charts"
 

@@ -7,7 +7,8 @@ from argparse import Namespace
 
 import pytest
 
-from flows.cli import load_coder, main
+from cli.commands import main
+from cli.engine import load_coder
 
 GOLD = {
     "id": "a",

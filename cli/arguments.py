@@ -1,0 +1,47 @@
+"""What the commands share: their argument types, the coding options, and the usage error.
+
+A `UsageError` ends the command with `chartcoder: error: ...` on stderr and exit status 2, as
+argparse does for a bad flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from flows.options import CONVENTIONS
+
+
+class UsageError(Exception):
+    pass
+
+
+def probability(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not a probability between 0 and 1")
+    return number
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return number
+
+
+def add_coding_options(command: argparse.ArgumentParser) -> None:
+    """`--inpatient` and `--convention` (`nlp.coding_rules`): how `code` and `run` code charts."""
+    command.add_argument(
+        "--inpatient",
+        action="store_true",
+        help="code uncertain diagnoses as established (inpatient guideline); a chart's own "
+        "setting (a record's 'setting', an inpatient/ or outpatient/ folder) wins",
+    )
+    add_convention(
+        command,
+        "coding convention: us (ICD-10-CM guidelines, default) or codiesp (the benchmark's)",
+    )
+
+
+def add_convention(command: argparse.ArgumentParser, help: str) -> None:
+    command.add_argument("--convention", choices=CONVENTIONS, default="us", help=help)
