@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from flows.options import CONVENTIONS
+from nlp.conventions import CONVENTIONS
 
 
 class UsageError(Exception):
@@ -30,7 +30,7 @@ def positive(value: str) -> int:
 
 
 def add_coding_options(command: argparse.ArgumentParser) -> None:
-    """`--inpatient` and `--convention` (`nlp.coding_rules`): how `code` and `run` code charts."""
+    """`--inpatient` and `--convention` (`nlp.conventions`): how `code` and `run` code charts."""
     command.add_argument(
         "--inpatient",
         action="store_true",

@@ -7,23 +7,16 @@ not allowed (`workers: 0`, `setting: icu`, a misspelt field) is refused when the
 (`prefect deployment run ... -p options='{...}'`) or when the flow is called, with the field's
 name and what it allows.
 
-The coder's choices (`nlp.coding_rules.SETTINGS` and `CONVENTIONS`) are named here, once for the
-flow and the command line, so that neither imports the engine to show or check them (a test
-keeps them equal to the engine's).
+The coder's choices (`Setting`, `Convention`) come from `nlp.conventions`, where they are named
+once for the engine, the flow and the command line.
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from nlp.conventions import Convention, Setting
 from nlp.settings import MAX_CHART_BYTES
-
-Setting = Literal["outpatient", "inpatient"]
-Convention = Literal["us", "codiesp"]
-SETTINGS: tuple[str, ...] = get_args(Setting)
-CONVENTIONS: tuple[str, ...] = get_args(Convention)
 
 DEFAULT_PRICE_PER_HOUR = 0.192  # an m5.xlarge on demand, us-east-1, USD
 

@@ -26,14 +26,8 @@ from spacy.language import Language
 from nlp import context, sections, sentences  # noqa: F401  (register the components)
 from nlp.artifacts import ArtifactError, artifacts_root, find_valid, read_manifest, read_pickle
 from nlp.codeset import CodeSet, in_range, undot
-from nlp.coding_rules import (
-    CONVENTIONS,
-    SETTINGS,
-    CodedMention,
-    CodingRules,
-    Convention,
-    Setting,
-)
+from nlp.coding_rules import CodedMention, CodingRules
+from nlp.conventions import CONVENTIONS, SETTINGS, Convention, Setting
 from nlp.features import chart_features
 from nlp.guidelines import Guidelines, TextFinding
 from nlp.linking import Mention

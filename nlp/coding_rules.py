@@ -15,18 +15,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from nlp.codeset import CodeSet, in_range, undot
+from nlp.conventions import SETTINGS, Setting
 from nlp.linking import Mention
 from nlp.records import Note
 from nlp.rule_files import load_prefix_map
 
-Setting = Literal["outpatient", "inpatient"]
-SETTINGS: tuple[str, ...] = ("outpatient", "inpatient")
 # `us`: the ICD-10-CM Official Guidelines (the default); `codiesp`: the CodiEsp benchmark's habits.
-Convention = Literal["us", "codiesp"]
-CONVENTIONS: tuple[str, ...] = ("us", "codiesp")
 _FAMILY_CODES = ("Z80", "Z81", "Z82", "Z83", "Z84")
 _PERSONAL_CODES = ("Z85", "Z86", "Z87", "I252")
 EXTERNAL_CAUSES = ("V", "W", "X", "Y")

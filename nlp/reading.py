@@ -19,12 +19,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from nlp.conventions import SETTINGS
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
 
 # The coder's settings (`nlp.coding_rules.SETTINGS`), named here so that reading never imports
 # the engine (a test keeps the two equal).
-SETTINGS: tuple[str, ...] = ("outpatient", "inpatient")
 
 
 class ChartSourceError(ValueError):

@@ -24,15 +24,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from nlp.codeset import HCC_MODEL, undot
+from nlp.conventions import SETTINGS, Setting
 from nlp.evaluation import Calibration, calibrate
 
 log = logging.getLogger(__name__)
 
-Setting = Literal["outpatient", "inpatient"]
-SETTINGS: tuple[str, ...] = ("outpatient", "inpatient")
 SEXES: tuple[str, ...] = ("F", "M")
 _CODE = re.compile(r"[A-Z][0-9A-Z]{2,6}")
 _PREFIX = re.compile(r"[A-Z][0-9A-Z]{0,6}")

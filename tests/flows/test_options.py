@@ -7,8 +7,6 @@ starts), and the parameter schema the server validates a deployment run against
 
 from __future__ import annotations
 
-from typing import get_args
-
 import pytest
 from prefect.exceptions import ParameterTypeError
 from prefect.utilities.callables import parameter_schema
@@ -17,8 +15,8 @@ from prefect.utilities.schema_tools import validate
 from pydantic import ValidationError
 
 from flows.code_charts import code_charts
-from flows.options import CONVENTIONS, SETTINGS, Convention, RunOptions, Setting
-from nlp import coding_rules
+from flows.options import RunOptions
+from nlp.conventions import CONVENTIONS, SETTINGS
 from nlp.settings import MAX_CHART_BYTES
 
 LOCATIONS = {"source": "s3://landing/incoming/a/", "destination": "s3://results/incoming/a/"}
@@ -26,11 +24,6 @@ LOCATIONS = {"source": "s3://landing/incoming/a/", "destination": "s3://results/
 
 def schema() -> dict:
     return parameter_schema(code_charts.fn).model_dump()
-
-
-def test_the_choices_are_the_coders() -> None:
-    assert (get_args(Setting), get_args(Convention)) == (SETTINGS, CONVENTIONS)
-    assert (SETTINGS, CONVENTIONS) == (coding_rules.SETTINGS, coding_rules.CONVENTIONS)
 
 
 def test_the_flow_takes_source_destination_and_one_options_model() -> None:
@@ -42,11 +35,11 @@ def test_the_flow_takes_source_destination_and_one_options_model() -> None:
     assert options["default"] == RunOptions().model_dump(mode="json")
     fields = found["definitions"]["RunOptions"]["properties"]
     assert (fields["setting"]["enum"], fields["setting"]["default"]) == (
-        list(coding_rules.SETTINGS),
+        list(SETTINGS),
         "outpatient",
     )
     assert (fields["convention"]["enum"], fields["convention"]["default"]) == (
-        list(coding_rules.CONVENTIONS),
+        list(CONVENTIONS),
         "us",
     )
     assert (fields["workers"]["default"], fields["workers"]["minimum"]) == (2, 1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp.reading import SETTINGS, ChartSourceError, decode_chart, folder_setting, read_charts
+from nlp.reading import ChartSourceError, decode_chart, folder_setting, read_charts
 
 
 def test_folder_gives_relative_ids_sorted_by_path(tmp_path: Path):
@@ -105,12 +105,6 @@ def test_a_folder_named_inpatient_or_outpatient_gives_its_charts_that_setting(tm
     assert (only.chart_id, only.setting) == ("a", None)
     assert [c.setting for c in read_charts([tmp_path / "site"])] == ["inpatient"]
     assert folder_setting("x/outpatient/y.jsonl") == "outpatient"
-
-
-def test_reading_names_the_settings_of_the_coding_rules():
-    from nlp.coding_rules import SETTINGS as CODER_SETTINGS
-
-    assert SETTINGS == CODER_SETTINGS
 
 
 def test_utf8_with_bom_is_read_without_the_bom():
