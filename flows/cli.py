@@ -20,8 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows import stack
-from flows.bridge import add_bridge_parser, run_bridge
+from bridge.command import add_bridge_parser, run_bridge
+from stack import command as stack
 
 if TYPE_CHECKING:
     from nlp.coder import ChartCoder
