@@ -42,11 +42,11 @@ artifacts: setup
 # The event chain on loopback (docs/events.md): `chartcoder up`, examples/charts/ landed in S3 as a
 # new batch with its marker, the triggered run's codes shown, then `chartcoder down`.
 run: artifacts
-	$(BIN)/python -m flows.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
+	$(BIN)/python -m stack.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
 
 lint: setup
-	$(BIN)/ruff check nlp flows cli tests bench
-	$(BIN)/ruff format --check nlp flows cli tests bench
+	$(BIN)/ruff check nlp flows cli bridge stack tests bench
+	$(BIN)/ruff format --check nlp flows cli bridge stack tests bench
 
 typecheck: setup
 	$(BIN)/mypy

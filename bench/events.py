@@ -37,8 +37,10 @@ from typing import Any
 
 import httpx
 
-from flows.demo import batch_runs, batch_source, read_result, upload
-from flows.stack import StackSettings, aws_client, prefect_client, split_s3, stop, up
+from stack.clients import aws_client, prefect_client
+from stack.demo import batch_runs, batch_source, read_result, upload
+from stack.lifecycle import stop, up
+from stack.settings import StackSettings, split_s3
 
 BACKGROUND = Path("codiesp/background/background_en.jsonl")
 STEPS = (

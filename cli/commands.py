@@ -19,10 +19,10 @@ import argparse
 import logging
 import sys
 
+from bridge.command import add_bridge_parser, run_bridge
 from cli import engine, evaluate, pipeline
 from cli.arguments import UsageError
-from flows import stack
-from flows.bridge import add_bridge_parser, run_bridge
+from stack import command as stack
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,9 +1,11 @@
-"""Session-wide test set-up: a tiny data folder and artefacts fixture_build from it once."""
+"""Session-wide test set-up: a tiny data folder and artefacts fixture_build from it once, and a
+real Prefect API (the pipeline and bridge tests use it)."""
 
 from __future__ import annotations
 
 import gzip
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,17 @@ def cache_copy(fixture_build: Bundle, tmp_path: Path) -> Path:
     cache = tmp_path / "cache"
     shutil.copytree(fixture_build.path.parent, cache / "artifacts")
     return cache
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real Prefect API; results (if any were persisted) would land in the returned folder."""
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    storage = tmp_path_factory.mktemp("prefect-storage")
+    with (
+        temporary_settings({PREFECT_LOCAL_STORAGE_PATH: storage}),
+        prefect_test_harness(server_startup_timeout=180),
+    ):
+        yield storage

@@ -1,7 +1,7 @@
 """Session-wide real components for the pipeline tests: built artefacts, a Prefect API, charts.
 
 - artefacts: the session build of tests/conftest.py (fixture data), shared with the engine tests;
-- Prefect: `prefect_test_harness()` (a real API on a temporary SQLite database);
+- Prefect: `prefect_api` in tests/conftest.py (shared with the bridge tests);
 - Ray: each test starts its own cluster with session folders under a short temporary folder,
   and `no_ray_left` checks that none of its processes outlives the test.
 """
@@ -23,20 +23,6 @@ from nlp.artifacts import Bundle
 def built(fixture_build: Bundle) -> Bundle:
     """The session's artefacts (tests/conftest.py builds them once from the fixture data)."""
     return fixture_build
-
-
-@pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real Prefect API; results (if any were persisted) would land in the returned folder."""
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    storage = tmp_path_factory.mktemp("prefect-storage")
-    with (
-        temporary_settings({PREFECT_LOCAL_STORAGE_PATH: storage}),
-        prefect_test_harness(server_startup_timeout=180),
-    ):
-        yield storage
 
 
 def _ray_pids() -> dict[int, str]:

@@ -30,19 +30,15 @@ from typing import Any
 import httpx
 import pytest
 
-from flows.demo import EXAMPLES, batch_runs, batch_source, read_result, records, upload
 from flows.location_lock import lock_name
 from flows.sources import Location
-from flows.stack import (
-    StackSettings,
-    aws_client,
-    is_alive,
-    prefect_client,
-    read_notifications,
-    split_s3,
-    stack_processes,
-)
 from nlp.artifacts import Bundle
+from stack.clients import aws_client, prefect_client
+from stack.demo import EXAMPLES, batch_runs, batch_source, read_result, records, upload
+from stack.lifecycle import stack_processes
+from stack.processes import is_alive
+from stack.settings import StackSettings, split_s3
+from stack.webhook import read_notifications
 from tests.servers import free_ports
 
 QUIET = 3.0

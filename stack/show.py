@@ -1,6 +1,6 @@
 """A one-screen view of `chartcoder code` results: each chart's codes with their evidence.
 
-python -m flows.show out/examples.jsonl
+python -m stack.show out/examples.jsonl
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def render(records: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m flows.show RESULTS.jsonl", file=sys.stderr)
+        print("usage: python -m stack.show RESULTS.jsonl", file=sys.stderr)
         return 2
     path = Path(args[0])
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -1,6 +1,6 @@
 """The whole chain on this machine (`make run`): charts land in S3, a run codes them, codes shown.
 
-    python -m flows.demo [--keep-up] [--charts FOLDER] [stack options of `chartcoder up`]
+    python -m stack.demo [--keep-up] [--charts FOLDER] [stack options of `chartcoder up`]
 
 `chartcoder up`; the example charts uploaded as a new batch (`demo-<time>/`, then the `_READY`
 marker); the bridge's event triggers the `code-charts` deployment; once the run is over, each
@@ -24,20 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flows.stack import (
-    PROJECT_DIR,
-    StackSettings,
-    add_stack_options,
-    aws_client,
-    flow_run_processes,
-    prefect_client,
-    settings_from,
-    split_s3,
-    status,
-    stop,
-    up,
-)
 from nlp.reading import folder_setting
+from stack.clients import aws_client, prefect_client
+from stack.command import add_stack_options, settings_from
+from stack.lifecycle import flow_run_processes, status, stop, up
+from stack.settings import PROJECT_DIR, StackSettings, split_s3
 
 EXAMPLES = PROJECT_DIR / "examples" / "charts"
 OUT = Path("out") / "events"  # local copies of the results (moto keeps S3 in memory only)
@@ -155,7 +146,7 @@ def run_url(settings: StackSettings, run: Any) -> str:
 
 
 def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: Path = OUT) -> int:
-    from flows.show import render
+    from stack.show import render
 
     def say(text: str = "") -> None:
         print(text, flush=True)
@@ -201,7 +192,7 @@ def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: P
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stack.demo", description=__doc__)
     add_stack_options(parser)
     parser.add_argument("--keep-up", action="store_true", help="leave the stack running")
     parser.add_argument("--charts", type=Path, default=EXAMPLES, help="folder of .txt charts")

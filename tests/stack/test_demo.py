@@ -1,0 +1,22 @@
+"""The demo's batch: the example charts as one JSON-lines object that keeps each chart's setting."""
+
+from __future__ import annotations
+
+import json
+
+from stack.demo import example_charts
+
+
+def test_example_charts_are_one_batch_with_each_charts_setting(tmp_path):
+    (tmp_path / "inpatient").mkdir()
+    (tmp_path / "outpatient").mkdir()
+    (tmp_path / "inpatient" / "a.txt").write_text("Assessment: probable pneumonia.\n")
+    (tmp_path / "outpatient" / "b.txt").write_text("Assessment: hypertension.\n")
+    files = example_charts(tmp_path)
+    assert list(files) == ["examples.jsonl"]
+    records = [json.loads(line) for line in files["examples.jsonl"].decode().splitlines()]
+    assert [(r["id"], r["setting"]) for r in records] == [
+        ("inpatient/a", "inpatient"),
+        ("outpatient/b", "outpatient"),
+    ]
+    assert records[0]["text"] == "Assessment: probable pneumonia.\n"
