@@ -5,6 +5,7 @@ chartcoder code PATH... --output FILE.jsonl [--threshold P] [--top-k K] [--inpat
                 [--convention {us,codiesp}]
 chartcoder evaluate PRED.jsonl GOLD.tsv|GOLD.jsonl [--errors CHARTS] [--convention us|codiesp]
 chartcoder run SOURCE --output DEST [--inpatient] [--convention {us,codiesp}] [...]
+chartcoder review RESULTS --output DIR
 chartcoder bridge --queue-url URL --landing s3://bucket/prefix --results s3://bucket/prefix [...]
 chartcoder up | down | status [--state-dir DIR]
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows import stack
 from flows.bridge import add_bridge_parser, run_bridge
+from review import command as review_command
 
 if TYPE_CHECKING:
     from nlp.coder import ChartCoder
@@ -106,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
     evaluate.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
     add_run_parser(sub)
+    review = sub.add_parser("review", help="write a static review site of a run's results")
+    review_command.add_arguments(review)
     add_bridge_parser(sub)
     stack.add_parsers(sub)
     return root
@@ -140,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             "code": run_code,
             "evaluate": run_evaluate,
             "run": run_pipeline,
+            "review": review_command.main,
             "bridge": run_bridge,
             **stack.COMMANDS,
         }[args.command](args)

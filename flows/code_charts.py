@@ -1,7 +1,8 @@
 """The pipeline: code a batch of charts on an ephemeral Ray cluster, visible in Prefect.
 
     discover -> plan shards -> provision Ray -> start coders -> code shards (one task each)
-             -> write charts.jsonl / codes.parquet / manifest.json -> report -> notify
+             -> write texts.jsonl / charts.jsonl / codes.parquet / manifest.json
+             [-> review site under review/] -> report -> notify
              (Ray is released in every case)
 
 Chart text never reaches Prefect: tasks take chart references and return plain records; no
@@ -37,6 +38,7 @@ from flows import artifacts_report, notify, outputs
 from flows.actors import ArtifactFiles, CoderPool, ShardResult, WorkerInfo, read_artifact_files
 from flows.outputs import Previous
 from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
+from flows.review_outputs import write_review, write_texts
 from flows.sources import (
     ChartReader,
     ChartRef,
@@ -314,6 +316,7 @@ def code_charts(
     max_chart_bytes: int = MAX_CHART_BYTES,
     setting: Setting = "outpatient",
     convention: Convention = "us",
+    review_site: bool = False,
 ) -> dict[str, Any]:
     """Code every chart at `source` into `destination`; see the module docstring."""
     check_choice("setting", setting, get_args(Setting))
@@ -377,7 +380,10 @@ def code_charts(
         )
         with stage(timings, "write"):
             # quote(): Prefect does not walk big collections looking for futures (10k records)
+            write_texts(dest, as_is(ChartReader(src_bucket, max_chart_bytes)), as_is(refs))
             write_outputs(dest, as_is(records), as_is(manifest))
+        if review_site:  # the static review site under the destination's review/
+            write_review(dest)
         publish_report(as_is(manifest), *count_codes(records))
         summary = (
             f"{manifest['charts_total']} charts: {manifest['charts_coded']} coded "
