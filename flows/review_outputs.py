@@ -27,11 +27,33 @@ REVIEW_FOLDER = "review"
 
 @task(persist_result=False, cache_policy=NO_CACHE)
 def write_texts(destination: Destination, reader: ChartReader, refs: list[ChartRef]) -> str:
+    """A chart that cannot be read back (its shard failed on the same error) has no line; the
+    warning names it and the error's type, never the text."""
+    logger = get_run_logger()
+
+    def read(ref: ChartRef) -> tuple[str, str] | BaseException:
+        try:
+            return ref.chart_id, reader.read(ref).chart.text
+        except Exception as exc:  # that chart's I/O error: reported below, the rest written
+            return exc
+
     with ThreadPoolExecutor(max_workers=TEXT_READERS) as pool:
-        read = list(pool.map(reader.read, refs))
-    data = outputs.texts_jsonl((r.chart.chart_id, r.chart.text) for r in read)
-    written = destination.write(outputs.TEXTS, data)
-    get_run_logger().info("wrote %s (%d charts)", written, len(read))
+        found = list(pool.map(read, refs))
+    texts = [item for item in found if isinstance(item, tuple)]
+    unread = [
+        (ref.chart_id, item)
+        for ref, item in zip(refs, found, strict=True)
+        if not isinstance(item, tuple)
+    ]
+    if unread:
+        logger.warning(
+            "%d charts not read back for %s: %s",
+            len(unread),
+            outputs.TEXTS,
+            ", ".join(f"{chart_id} ({type(exc).__name__})" for chart_id, exc in unread[:20]),
+        )
+    written = destination.write(outputs.TEXTS, outputs.texts_jsonl(texts))
+    logger.info("wrote %s (%d charts)", written, len(texts))
     return written
 
 
