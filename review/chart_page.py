@@ -37,7 +37,9 @@ def chart_page(
         body_text = '<p class="missing">The chart text is not in the results (no texts.jsonl).</p>'
         length = -1
     else:
-        body_text = f'<pre id="text">{highlight.render(chart_text, spans, colours)}</pre>'
+        names = {f"c{i}": str(c.get("code")) for i, c in enumerate(codes)}
+        names.update({f"m{h}": f"MEAT HCC {hcc.get('hcc')}" for h, hcc in enumerate(risk.hccs)})
+        body_text = f'<pre id="text">{highlight.render(chart_text, spans, colours, names)}</pre>'
         length = len(chart_text)
     chart_id = record["chart_id"]
     data = {

@@ -32,9 +32,14 @@ def valid(span: Span, length: int) -> bool:
     return 0 <= span.start < span.end <= length
 
 
-def render(chart_text: str, spans: list[Span], colours: dict[str, str]) -> str:
+def render(
+    chart_text: str,
+    spans: list[Span],
+    colours: dict[str, str],
+    names: dict[str, str] | None = None,
+) -> str:
     """The text's HTML: escaped, with the valid spans marked (the others are left out; the
-    caller lists them)."""
+    caller lists them); `names` (layer -> code) become each segment's hover title."""
     kept = [s for s in spans if valid(s, len(chart_text))]
     cuts = sorted({0, len(chart_text), *(s.start for s in kept), *(s.end for s in kept)})
     opening: dict[int, list[Span]] = {}
@@ -56,8 +61,9 @@ def render(chart_text: str, spans: list[Span], colours: dict[str, str]) -> str:
             parts.append(piece)
             continue
         layers = sorted({s.layer for s in active}, key=_order)
+        title = f' title="{attr(", ".join(names[k] for k in layers))}"' if names else ""
         parts.append(
-            f'<span class="ev" data-k="{attr(" ".join(layers))}" '
+            f'<span class="ev" data-k="{attr(" ".join(layers))}"{title} '
             f'style="{attr(_underlines(layers, colours))}">{piece}</span>'
         )
     return "".join(parts)

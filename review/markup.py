@@ -30,8 +30,9 @@ _SITE_LINK_RE = re.compile(r"^[A-Za-z0-9._-]+(#[A-Za-z0-9._-]*)?$")
 
 
 def text(value: object) -> str:
-    """Element content: `<`, `>`, `&` and quotes escaped (safe in `<textarea>` too)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Element content: `<`, `>` and `&` escaped (safe in `<textarea>` too; quotes need no
+    escaping outside attributes, so a chart id with an apostrophe reads as written)."""
+    return html.escape("" if value is None else str(value), quote=False)
 
 
 def attr(value: object) -> str:

@@ -23,7 +23,7 @@ from nlp.records import Chart
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "charts"
 MARKUP = "<script>alert('x')</script> <img src=x onerror=alert(1)>"
-MARKUP_ID = "clinic/</script><b>odd id</b>"
+MARKUP_ID = "clinic/</script><b>odd id</b> o'brien & co"
 BIG_ID = "clinic/two-hundred-pages"
 CONDITIONS = (
     "Hypertension",

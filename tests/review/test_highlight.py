@@ -30,3 +30,9 @@ def test_spans_outside_the_text_are_left_out() -> None:
 def test_script_json_cannot_close_its_block() -> None:
     dumped = script_json({"id": "</script><!-- & \u2028"})
     assert dumped == '{"id":"\\u003c/script\\u003e\\u003c!-- \\u0026 \\u2028"}'
+
+
+def test_segments_name_their_codes_on_hover() -> None:
+    spans = [Span("c0", 0, 0, 3, "1"), Span("c1", 0, 0, 3, "2")]
+    html = render("CKD", spans, COLOURS, {"c0": "E11.22", "c1": "N18.31"})
+    assert '<span class="ev" data-k="c0 c1" title="E11.22, N18.31" ' in html
