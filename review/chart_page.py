@@ -107,7 +107,7 @@ def _header(record: dict[str, Any], site: dict[str, Any]) -> str:
         ("convention", record.get("convention")),
         ("model", record.get("model_version")),
         ("codes", len(record.get("codes") or [])),
-        ("RAF", record.get("raf")),
+        ("RAF", _number(record.get("raf"))),
     ]
     shown = "".join(
         f"<span><b>{text(name)}</b> {text(value)}</span>"

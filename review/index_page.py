@@ -73,7 +73,7 @@ def _row(record: dict[str, Any], link: str, risk: ChartRisk) -> str:
         (record.get("setting") or "", text(record.get("setting") or "")),
         (len(codes), text(len(codes))),
         (" ".join(hccs), text(" ".join(hccs))),
-        ("" if raf is None else raf, "" if raf is None else text(f"{raf:.3f}")),
+        ("" if raf is None else raf, text(_raf(raf))),
         (opportunities, text(opportunities)),
         (0, f'<span class="reviewed" data-total="{len(codes)}">0/{len(codes)}</span>'),
         (status, f'<span class="{"error" if error else "ok"}">{text(status)}</span>'),
@@ -83,6 +83,12 @@ def _row(record: dict[str, Any], link: str, risk: ChartRisk) -> str:
         f'<tr data-chart="{attr(chart_id)}" data-error="{"1" if error else "0"}" '
         f'data-search="{attr(search.lower())}">{tds}</tr>'
     )
+
+
+def _raf(raf: Any) -> str:
+    if isinstance(raf, int | float) and not isinstance(raf, bool):
+        return f"{raf:.3f}"
+    return "" if raf is None else str(raf)
 
 
 def _hcc_key(hcc: str) -> tuple[int, str]:
