@@ -25,9 +25,24 @@ endif
 # Prefect's server and ephemeral API: no telemetry (offline machines log errors otherwise).
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test setup artifacts lint typecheck pytest bench clean
+.PHONY: run test setup browser artifacts lint typecheck pytest bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The review site's tests drive Debian's Chromium with Playwright (never `playwright install`):
+# installed here when missing (as root, or through sudo), skipped when present.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x "$(CHROMIUM)" || { \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "warning: no $(CHROMIUM) and no apt-get: install Chromium for the review tests" >&2; \
+	  else \
+	    sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    $$sudo apt-get install -y --no-install-recommends chromium \
+	      || { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; } \
+	      || echo "warning: could not install chromium: the review tests need it" >&2; \
+	  fi; }
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or set PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -45,8 +60,8 @@ run: artifacts
 	$(BIN)/python -m stack.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
 
 lint: setup
-	$(BIN)/ruff check nlp flows cli bridge stack tests bench
-	$(BIN)/ruff format --check nlp flows cli bridge stack tests bench
+	$(BIN)/ruff check nlp flows cli bridge stack review tests bench
+	$(BIN)/ruff format --check nlp flows cli bridge stack review tests bench
 
 typecheck: setup
 	$(BIN)/mypy

@@ -5,6 +5,7 @@ chartcoder code PATH... --output FILE.jsonl [--threshold P] [--top-k K] [--inpat
                 [--convention {us,codiesp}]
 chartcoder evaluate PRED.jsonl GOLD.tsv|GOLD.jsonl [--errors CHARTS] [--convention us|codiesp]
 chartcoder run SOURCE --output DEST [--inpatient] [--convention {us,codiesp}] [...]
+chartcoder review RESULTS --output DIR
 chartcoder bridge --queue-url URL --landing s3://bucket/prefix --results s3://bucket/prefix [...]
 chartcoder up | down | status [--state-dir DIR]
 
@@ -22,6 +23,7 @@ import sys
 from bridge.command import add_bridge_parser, run_bridge
 from cli import engine, evaluate, pipeline
 from cli.arguments import UsageError
+from review import command as review
 from stack import command as stack
 
 
@@ -32,6 +34,9 @@ def parser() -> argparse.ArgumentParser:
     engine.add_parsers(sub)
     evaluate.add_parser(sub)
     pipeline.add_parser(sub)
+    review.add_arguments(
+        sub.add_parser("review", help="write a static review site of a run's results")
+    )
     add_bridge_parser(sub)
     stack.add_parsers(sub)
     return root
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             "code": engine.run_code,
             "evaluate": evaluate.run_evaluate,
             "run": pipeline.run_pipeline,
+            "review": review.main,
             "bridge": run_bridge,
             **stack.COMMANDS,
         }[args.command](args)

@@ -1,7 +1,8 @@
 """The pipeline: code a batch of charts on an ephemeral Ray cluster, visible in Prefect.
 
     discover -> plan shards -> provision Ray -> start coders -> code shards (one task each)
-             -> write charts.jsonl / codes.parquet / manifest.json -> report -> notify
+             -> write texts.jsonl / charts.jsonl / codes.parquet / manifest.json
+             [-> review site under review/] -> report -> notify
              (Ray is released in every case)
 
 The flow takes `source` and `destination` (a folder, a file or s3://bucket/prefix) and
@@ -47,6 +48,7 @@ from flows.delivery import (
 from flows.location_lock import one_run_per_location
 from flows.options import RunOptions
 from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
+from flows.review_outputs import write_review, write_texts
 from flows.sources import ChartReader, Location
 from flows.storage import Destination, s3_bucket
 
@@ -159,7 +161,10 @@ def code_charts(
         )
         with stage(timings, "write"):
             # quote(): Prefect does not walk big collections looking for futures (10k records)
+            write_texts(dest, as_is(ChartReader(src_bucket, options.max_chart_bytes)), as_is(refs))
             write_outputs(dest, as_is(records), as_is(manifest))
+        if options.review_site:  # the static review site under the destination's review/
+            write_review(dest)
         publish_report(as_is(manifest), *count_codes(records))
         summary = (
             f"{manifest['charts_total']} charts: {manifest['charts_coded']} coded "

@@ -96,3 +96,8 @@ class RunOptions(BaseModel):
         ge=1,
         description="Largest chart read; a larger one is an error record.",
     )
+    review_site: bool = Field(
+        default=False,
+        description="Also write the static review site (chartcoder review) under the "
+        "destination's review/.",
+    )

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CHARTS = "charts.jsonl"
+TEXTS = "texts.jsonl"  # chart text: written only where the results go (`texts_jsonl`)
 CODES = "codes.parquet"
 MANIFEST = "manifest.json"
 HASH_FIELD = "content_sha256"
@@ -106,6 +107,17 @@ def failed_record(chart_id: str, model_version: str, reason: str) -> dict[str, A
 def charts_jsonl(records: Iterable[dict[str, Any]]) -> bytes:
     ordered = sorted(records, key=lambda r: r["chart_id"])
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered).encode("utf-8")
+
+
+def texts_jsonl(texts: Iterable[tuple[str, str]]) -> bytes:
+    """`texts.jsonl`: one `{"chart_id", "text"}` per chart, sorted by id, the text exactly as the
+    coders read it (decoded), so that evidence offsets index into it. It is chart text: it goes
+    beside `charts.jsonl` and nowhere else (never a log, a task result or an artifact)."""
+    ordered = sorted(texts)
+    return "".join(
+        json.dumps({"chart_id": chart_id, "text": text}, ensure_ascii=False) + "\n"
+        for chart_id, text in ordered
+    ).encode("utf-8")
 
 
 def code_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@
 
 `chartcoder up`; the example charts uploaded as a new batch (`demo-<time>/`, then the `_READY`
 marker); the bridge's event triggers the `code-charts` deployment; once the run is over, each
-chart's codes, the results location and the run's page in the Prefect UI are printed; then
+chart's codes, the results location, the review site (`chartcoder review` of the local copy)
+and the run's page in the Prefect UI are printed; then
 `chartcoder down`, unless `--keep-up` (or KEEP_UP=1) leaves the stack up to browse the UI.
 The results are also copied to out/events/<batch>/ (moto keeps S3 in memory: `down` loses it).
 
@@ -145,6 +146,14 @@ def run_url(settings: StackSettings, run: Any) -> str:
     return f"{settings.ui_url}/runs/flow-run/{run.id}"
 
 
+def review_site(local: Path) -> Path:
+    """The static review site of the local copy of a batch's results (`chartcoder review`)."""
+    from review.results import load, local_reader
+    from review.site import build, write_folder
+
+    return write_folder(build(load(local_reader(local), f"{local}/")), local / "review")
+
+
 def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: Path = OUT) -> int:
     from stack.show import render
 
@@ -171,7 +180,7 @@ def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: P
             return 1
         local = out / batch
         local.mkdir(parents=True, exist_ok=True)
-        for name in ("charts.jsonl", "manifest.json"):
+        for name in ("charts.jsonl", "texts.jsonl", "manifest.json"):
             (local / name).write_bytes(read_result(settings, destination, name) or b"")
         coded = records(settings, destination)
         say()
@@ -179,6 +188,7 @@ def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: P
         say()
         say(f"{len(coded)} charts coded by run {run.name}, created by the batch event")
         say(f"results:       {destination} (copied to {local}/)")
+        say(f"review site:   {review_site(local).resolve()} (open it in a browser)")
         say(f"flow run:      {run_url(settings, run)}")
         say(f"notifications: {settings.notifications}")
         if keep_up:

@@ -119,7 +119,11 @@ def test_codes_a_folder_then_reuses_unchanged_charts(
     assert CANARY not in runs.everything_said(run_id)
     assert grep(prefect_api, CANARY.encode()) == []
     assert grep(Path(ray_tmp), CANARY.encode()) == []
-    assert grep(dest, CANARY.encode()) == []
+    # ... but in texts.jsonl, the one place beside the results for chart text
+    assert grep(dest, CANARY.encode()) == [dest / "texts.jsonl"]
+    texts = {t["chart_id"]: t["text"] for t in read_lines(dest / "texts.jsonl")}
+    read = {c.chart_id: c.text for c in read_charts([source], max_bytes=SMALL_LIMIT)}
+    assert texts == read  # exactly as the coders read it (unreadable charts: "")
 
     # rerun through the CLI after one chart changed: every other record is reused
     changed = source / "outpatient" / "neuro_carpal_tunnel.txt"
@@ -169,10 +173,12 @@ def test_setting_and_convention_reach_the_coders_the_manifest_and_the_reuse_key(
     state = code_charts(
         str(source),
         str(dest),
-        RunOptions(workers=1, artifacts=str(built.path), ray_temp_dir=ray_tmp),
+        RunOptions(workers=1, artifacts=str(built.path), ray_temp_dir=ray_tmp, review_site=True),
         return_state=True,
     )
     assert state.is_completed(), state.message
+    index = (dest / "review" / "index.html").read_text(encoding="utf-8")
+    assert all(f">{chart_id}</a>" in index for chart_id in ("clinic/b", "inpatient/a"))
     manifest = json.loads((dest / "manifest.json").read_text())
     assert (manifest["setting"], manifest["convention"]) == ("outpatient", "us")
     records = {r["chart_id"]: r for r in read_lines(dest / "charts.jsonl")}

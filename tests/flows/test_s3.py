@@ -115,6 +115,8 @@ def test_s3_source_and_destination_with_an_unreadable_object(
     assert by_id["rec-1"]["setting"] == "outpatient"
     assert by_id["archive/old"]["codes"] == []
     assert by_id["archive/old"]["content_sha256"] is None
+    texts = [json.loads(line) for line in get("texts.jsonl").decode().splitlines()]
+    assert [t["chart_id"] for t in texts] == sorted(expected)  # archive/old cannot be read
     manifest = json.loads(get("manifest.json"))
     assert manifest["source"] == "s3://charts/in"
     assert manifest["destination"] == "s3://charts/out/run1"
