@@ -45,8 +45,8 @@ run: artifacts
 	$(BIN)/python -m flows.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
 
 lint: setup
-	$(BIN)/ruff check nlp flows tests bench
-	$(BIN)/ruff format --check nlp flows tests bench
+	$(BIN)/ruff check nlp flows risk tests bench
+	$(BIN)/ruff format --check nlp flows risk tests bench
 
 typecheck: setup
 	$(BIN)/mypy
