@@ -33,6 +33,7 @@ from nlp.sections import Section, SectionDetector, section_at
 MEAT_KINDS = ("monitor", "evaluate", "assess", "treat")
 _CODE_PREFIX = re.compile(r"[A-Z][0-9A-Z]{0,6}")
 _LIST_ITEM = re.compile(r"[ \t]*(?:\(?\d{1,2}[.)]|[-*#\u2022])[ \t]*\S")
+_CLAUSE_MARKS = (".", ",", ";", ":", "\n")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
 # a narrative line longer than this is read sentence by sentence around the mention
 _LONG_STATEMENT = 300
@@ -114,7 +115,7 @@ class MeatRules:
             patterns = {
                 kind: _phrases(_strings(entry[kind], f"{name}.{kind}"))
                 for kind in MEAT_KINDS
-                if entry.get(kind)
+                if kind in entry
             }
             families.append(MeatFamily(name, prefixes, patterns))
         if not families:
@@ -201,6 +202,7 @@ class MeatFinder:
                         if start <= match.start() < end:
                             continue  # words of the diagnosis itself
                         if kind == "treat" and chart.not_current(match.start(), low):
+                            found["assess"][match.span()] = None  # a treatment decision
                             continue
                         found[kind][match.span()] = None
         for family in families:
@@ -272,7 +274,7 @@ class _ChartView:
     def not_current(self, offset: int, floor: int = 0) -> bool:
         """A negation or a mere consideration before `offset` in its clause."""
         low = max(floor, offset - self.rules.not_current_window)
-        clause_break = max(self.text.rfind(mark, low, offset) for mark in (".", "\n", ";", ":"))
+        clause_break = max(self.text.rfind(mark, low, offset) for mark in _CLAUSE_MARKS)
         low = max(low, clause_break + 1)
         return self.rules.not_current.search(self.text, low, offset) is not None
 

@@ -122,12 +122,12 @@ def _parse_csv(text: str, source: str, codes: Fy2026Codes) -> Claims:
         service_date = row.get("service_date") or None
         if service_date is not None and iso_date(service_date) is None:
             problems.append(
-                ClaimsError(errors.BAD_SERVICE_DATE, source, member_id, dx=dx, line=line)
+                ClaimsError(errors.BAD_SERVICE_DATE, source, member_id, dx=dotted(dx), line=line)
             )
             service_date = None
         reason = codes.problem(dx)
         if reason is not None:
-            problems.append(ClaimsError(reason, source, member_id, dx=dx, line=line))
+            problems.append(ClaimsError(reason, source, member_id, dx=dotted(dx), line=line))
             continue
         rows.append(ClaimDx(member_id, dotted(dx), source, service_date, line))
     return Claims(tuple(rows), tuple(problems))
@@ -155,7 +155,7 @@ def _parse_837(text: str, source: str, codes: Fy2026Codes) -> Claims:
             reason = codes.problem(dx)
             if reason is not None:
                 problems[(reason, service.claim_id, dx)] = ClaimsError(
-                    reason, source, service.patient_id, dx=dx, claim_id=service.claim_id
+                    reason, source, service.patient_id, dx=dotted(dx), claim_id=service.claim_id
                 )
                 continue
             rows.setdefault(
