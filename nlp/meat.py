@@ -76,6 +76,7 @@ class MeatFamily:
     name: str
     prefixes: tuple[str, ...]
     patterns: dict[str, re.Pattern[str]]  # kind -> alternation of the family's phrases
+    names: re.Pattern[str] | None  # how a chart names the condition
 
     def covers(self, code: str) -> bool:
         return undotted(code).startswith(self.prefixes)
@@ -106,18 +107,21 @@ class MeatRules:
             for prefix in prefixes:
                 if not _CODE_PREFIX.fullmatch(prefix):
                     raise ResourceError(f"meat family {name!r}: {prefix!r} is no ICD-10 prefix")
-            unknown = set(entry) - {"name", "prefixes", "treat", "evaluate", "monitor", "assess"}
+            unknown = set(entry) - {"name", "prefixes", "names", *MEAT_KINDS}
             if unknown:
                 raise ResourceError(
                     f"meat family {name!r}: unknown keys {sorted(unknown)}; allowed: name, "
-                    f"prefixes and the kinds {', '.join(MEAT_KINDS)}"
+                    f"prefixes, names and the kinds {', '.join(MEAT_KINDS)}"
                 )
             patterns = {
                 kind: _phrases(_strings(entry[kind], f"{name}.{kind}"))
                 for kind in MEAT_KINDS
                 if kind in entry
             }
-            families.append(MeatFamily(name, prefixes, patterns))
+            names = (
+                _phrases(_strings(entry["names"], f"{name}.names")) if "names" in entry else None
+            )
+            families.append(MeatFamily(name, prefixes, patterns, names))
         if not families:
             raise ResourceError("meat rules: 'families' is empty")
         not_current = _mapping(data, "not_current")
@@ -191,30 +195,21 @@ class MeatFinder:
     def _finding(self, chart: _ChartView, code: CodeMentions) -> MeatFinding:
         found: dict[str, dict[tuple[int, int], None]] = {kind: {} for kind in MEAT_KINDS}
         families = self.rules.families_of(code.code)
-        for start, end in code.spans:
-            if chart.section(start).name not in self.rules.statement_sections:
-                continue
-            low, high = chart.statement(start, end)
-            patterns = [self.rules.statement_patterns] + [f.patterns for f in families]
+        patterns = [self.rules.statement_patterns] + [f.patterns for f in families]
+        statements: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for start, end in [*code.spans, *chart.name_mentions(families)]:
+            if chart.section(start).name in self.rules.statement_sections:
+                statements.setdefault(chart.statement(start, end), []).append((start, end))
+        for (low, high), anchors in sorted(statements.items()):
             for kind_patterns in patterns:
                 for kind, pattern in kind_patterns.items():
                     for match in pattern.finditer(chart.text, low, high):
-                        if start <= match.start() < end:
+                        if any(s <= match.start() < e for s, e in anchors):
                             continue  # words of the diagnosis itself
                         if kind == "treat" and chart.not_current(match.start(), low):
                             found["assess"][match.span()] = None  # a treatment decision
                             continue
                         found[kind][match.span()] = None
-        for family in families:
-            for kind, pattern in family.patterns.items():
-                for match in pattern.finditer(chart.text):
-                    if len(found[kind]) >= self.rules.max_spans_per_kind:
-                        break
-                    if chart.section(match.start()).name in self.rules.excluded_sections:
-                        continue
-                    if kind == "treat" and chart.not_current(match.start()):
-                        continue
-                    found[kind][match.span()] = None
         spans = sorted(
             (
                 MeatSpan(kind, start, end)
@@ -235,17 +230,26 @@ class _ChartView:
         self.rules = rules
         self.section_starts = {section.start for section in sections}
 
+    def name_mentions(self, families: Sequence[MeatFamily]) -> list[tuple[int, int]]:
+        """Where the chart names a condition of these families, negations left out."""
+        return [
+            match.span()
+            for family in families
+            if family.names is not None
+            for match in family.names.finditer(self.text)
+            if not self.not_current(match.start())
+        ]
+
     def section(self, offset: int) -> Section:
         return section_at(self.sections, offset)
 
     def statement(self, start: int, end: int) -> tuple[int, int]:
         """The range of the statement holding a mention: its list item (the line and its
-        continuation lines), or the sentence of a long narrative line."""
+        continuation lines), its line, or the sentence of a long narrative line."""
         text = self.text
         line_start = text.rfind("\n", 0, start) + 1
         line_end = self._line_end(end)
-        is_item = _LIST_ITEM.match(text, line_start) is not None
-        if is_item or line_end - line_start <= _LONG_STATEMENT:
+        if _LIST_ITEM.match(text, line_start) is not None:
             while line_end < len(text):
                 next_start = line_end + 1
                 next_end = self._line_end(next_start)
@@ -257,6 +261,8 @@ class _ChartView:
                 ):
                     break
                 line_end = next_end
+            return line_start, line_end
+        if line_end - line_start <= _LONG_STATEMENT:
             return line_start, line_end
         return self._sentence(line_start, line_end, start, end)
 

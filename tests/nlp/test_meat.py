@@ -71,13 +71,10 @@ def test_annotate_gives_hcc_codes_offsets_only(finder: MeatFinder) -> None:
     annotated = finder.annotate(text, record)
     kidney, potassium = annotated["codes"]
     assert kidney["supported"] is True
+    baseline, creatinine = text.index("at baseline"), text.index("creatinine")
     assert kidney["meat"] == [
-        {"kind": "evaluate", "start": text.index("eGFR"), "end": text.index("eGFR") + 4},
-        {
-            "kind": "evaluate",
-            "start": text.index("creatinine"),
-            "end": text.index("creatinine") + len("creatinine"),
-        },
+        {"kind": "assess", "start": baseline, "end": baseline + len("at baseline")},
+        {"kind": "evaluate", "start": creatinine, "end": creatinine + len("creatinine")},
     ]
     assert "supported" not in potassium and "meat" not in potassium
     assert "supported" not in record["codes"][0], "the input record is left as it was"
