@@ -229,16 +229,22 @@ class _ChartView:
         self.sections = sections
         self.rules = rules
         self.section_starts = {section.start for section in sections}
+        self._names: dict[str, list[tuple[int, int]]] = {}
 
     def name_mentions(self, families: Sequence[MeatFamily]) -> list[tuple[int, int]]:
         """Where the chart names a condition of these families, negations left out."""
-        return [
-            match.span()
-            for family in families
-            if family.names is not None
-            for match in family.names.finditer(self.text)
-            if not self.not_current(match.start())
-        ]
+        spans = []
+        for family in families:
+            if family.names is None:
+                continue
+            if family.name not in self._names:
+                self._names[family.name] = [
+                    match.span()
+                    for match in family.names.finditer(self.text)
+                    if not self.not_current(match.start())
+                ]
+            spans.extend(self._names[family.name])
+        return spans
 
     def section(self, offset: int) -> Section:
         return section_at(self.sections, offset)
@@ -298,15 +304,39 @@ def undotted(code: str) -> str:
 
 
 def _phrases(phrases: Sequence[str]) -> re.Pattern[str]:
-    """One case-insensitive alternation of whole-word phrases, longest first."""
-    parts = []
-    for phrase in sorted(set(phrases), key=len, reverse=True):
-        words = phrase.strip().split()
-        tail = r"\w*" if words[-1].endswith("*") else ""
-        if tail:
-            words[-1] = words[-1][:-1]
-        parts.append(r"\s+".join(re.escape(word) for word in words) + tail)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+    """One case-insensitive pattern of whole-word phrases, factored as a trie (a plain
+    alternation of hundreds of phrases is tried phrase by phrase at every word start)."""
+    trie: dict[str, Any] = {}
+    for phrase in set(phrases):
+        node = trie
+        for token in _tokens(phrase.strip().lower()):
+            node = node.setdefault(token, {})
+        node[""] = {}  # a phrase ends here
+    return re.compile(r"(?<![\w-])" + _trie_regex(trie) + r"(?![\w-])", re.IGNORECASE)
+
+
+def _tokens(phrase: str) -> list[str]:
+    """Regex pieces of a phrase: characters, `\\s+` for spaces, `\\w*` for a final '*'."""
+    tokens: list[str] = []
+    for index, char in enumerate(phrase):
+        if char.isspace():
+            if tokens and tokens[-1] != r"\s+":
+                tokens.append(r"\s+")
+        elif char == "*" and index == len(phrase) - 1:
+            tokens.append(r"\w*")
+        else:
+            tokens.append(re.escape(char))
+    return tokens
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    branches = [token + _trie_regex(child) for token, child in sorted(node.items()) if token]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if "" in node:  # a phrase may end here: the longer ones are tried first
+        return f"(?:{body})?" if len(branches) == 1 else f"{body}?"
+    return body
 
 
 def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -109,3 +109,14 @@ def test_bad_rules_are_rejected_with_the_bad_value(change: dict, message: str) -
     data = json.loads(resources.files("nlp.resources").joinpath("meat.json").read_text())
     with pytest.raises(ResourceError, match=message):
         MeatRules.from_dict(data | change)
+
+
+def test_a_negated_or_family_mention_of_the_condition_links_nothing(finder: MeatFinder) -> None:
+    text = (
+        "HPI:\nNo history of heart failure; furosemide 20 mg daily for ankle edema.\n\n"
+        "FAMILY HISTORY:\nMother with heart failure, on carvedilol.\n\n"
+        "PROBLEM LIST:\nHeart failure with preserved ejection fraction\n"
+    )
+    start = text.index("Heart failure with")
+    (finding,) = finder.find(text, [CodeMentions("I50.30", ((start, start + 46),))])
+    assert (finding.supported, finding.meat) == (False, ())
