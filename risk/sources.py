@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,17 @@ def iso_date(value: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         return None
+
+
+# What an event-triggered batch picks up directly in its landing prefix (not charts).
+MEMBERS_FILE = "members.csv"
+CLAIMS_FILES = ("claims.csv", "claims.837", "claims.x12")
+
+
+def landing_inputs(base: str, names: Iterable[str]) -> tuple[str | None, list[str]]:
+    """The members file and claims files among the names directly under a batch's landing
+    prefix or folder `base` (a local path or `s3://bucket/prefix`): (members uri, claims uris)."""
+    present = set(names)
+    root = base.rstrip("/") + "/"
+    members = root + MEMBERS_FILE if MEMBERS_FILE in present else None
+    return members, [root + name for name in CLAIMS_FILES if name in present]

@@ -14,6 +14,7 @@ from risk.claims import Fy2026Codes, parse_claims, read_claims
 from risk.errors import RiskInputError
 from risk.members import age_on, parse_members, read_members
 from risk.model import Demographics
+from risk.sources import landing_inputs
 from tests.risk.conftest import FIXTURES
 from tests.servers import moto_server
 
@@ -120,3 +121,12 @@ def test_members_and_claims_are_read_from_s3(fy2026: Fy2026Codes) -> None:
             read_claims(["s3://landing/batch/claims.837"], client, fy2026)
     assert set(members.members) == {"987321", "765123", "M3", "M5"}
     assert len(claims.rows) == 5 and len(claims.errors) == 4
+
+
+def test_a_landing_prefix_gives_its_members_and_claims_files() -> None:
+    names = ["members.csv", "claims.837", "a.txt", "claims.csv", "notes/claims.x12"]
+    assert landing_inputs("s3://landing/incoming/b1/", names) == (
+        "s3://landing/incoming/b1/members.csv",
+        ["s3://landing/incoming/b1/claims.csv", "s3://landing/incoming/b1/claims.837"],
+    )
+    assert landing_inputs("/data/b2", ["a.txt"]) == (None, [])
