@@ -60,8 +60,8 @@ run: artifacts
 	$(BIN)/python -m stack.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
 
 lint: setup
-	$(BIN)/ruff check nlp flows cli bridge stack review tests bench
-	$(BIN)/ruff format --check nlp flows cli bridge stack review tests bench
+	$(BIN)/ruff check nlp flows cli bridge stack review risk tests bench
+	$(BIN)/ruff format --check nlp flows cli bridge stack review risk tests bench
 
 typecheck: setup
 	$(BIN)/mypy
