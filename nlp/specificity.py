@@ -109,11 +109,15 @@ class SpecificityResolver:
                 better = self.resolve(parent, own)
                 if better.how == "supported" and better.code != code:
                     return better
-            else:  # an uncle's branch: the words choose it, its default may finish
+            else:  # an uncle's branch: a word only it names chooses it, its default may finish
                 best, support = self._best_child(parent, own)
-                rest = self.resolve(best, own) if best is not None and support > 0 else None
-                if best != node and rest is not None and rest.how != "unresolved":
-                    return Resolution(rest.code, "supported")
+                if best is not None and support > 0 and best != node:
+                    kids = self.children[parent]
+                    others = {w for c in kids if c.code != best for w in c.words}
+                    mine = next(c.words for c in kids if c.code == best)
+                    rest = self.resolve(best, own)
+                    if (mine & set(own)) - others and rest.how != "unresolved":
+                        return Resolution(rest.code, "supported")
             node = parent
         return None
 

@@ -121,6 +121,17 @@ def test_the_specific_code_of_a_condition_stays(guidelines):
     assert notes == {"I48.0": [("one-code", ("I48.91",))]}
 
 
+def test_one_stemi_code_per_infarction(guidelines):
+    # "inferior STEMI due to proximal RCA occlusion": the artery's code, not a second wall code
+    notes, _, _ = run(guidelines, own_lines("I21.19", "I21.11"), unspecified=("I21.19",))
+    assert list(notes) == ["I21.11"]
+
+
+def test_an_ulcer_read_as_of_an_artery_gives_way_to_the_skin_ulcer(guidelines):
+    notes, _, _ = run(guidelines, own_lines("I77.2", "L97.312"))
+    assert list(notes) == ["L97.312"]
+
+
 def test_better_documented_candidate_replaces_the_unspecified_code(guidelines):
     notes, score_of, _ = run(
         guidelines,
@@ -280,3 +291,13 @@ def test_hyponatremia_gives_way_to_siadh(guidelines):
     assert guidelines.yields("E87.1", "E22.2")
     assert not guidelines.yields("E22.2", "E87.1")
     assert guidelines.yields("E09.9", "E11.65")  # a stated type 2 diabetes
+
+
+@pytest.mark.parametrize(
+    ("code", "admitted"), [("B99.9", False), ("T14.90XA", False), ("N39.0", True)]
+)
+def test_an_infection_or_injury_with_neither_site_nor_organism_is_a_query(
+    guidelines, code, admitted
+):
+    text = "Assessment: infection"
+    assert guidelines.admits(mention_of(code, text, "infection"), None, []) is admitted

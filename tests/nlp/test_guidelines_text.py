@@ -103,6 +103,11 @@ def covered(
         ("ESTIMATED BLOOD LOSS: 50 mL", "BLOOD LOSS"),
         ("EBL 200 mL", "EBL"),
         ("Patient may need surgery", "may"),
+        ("Follow up with her PCP in 2 weeks", "PCP"),
+        ("PCP to recheck A1c in 1 year", "PCP"),
+        ("Minimal bleeding was encountered", "bleeding"),
+        ("Bleeding was controlled with electrocautery", "Bleeding"),
+        ("Pupils reactive, preserved oculocephalic and corneal reflexes", "reflexes"),
     ],
 )
 def test_words_that_state_no_diagnosis_are_covered(guidelines, text, phrase):
@@ -116,6 +121,8 @@ def test_words_that_state_no_diagnosis_are_covered(guidelines, text, phrase):
         ("History of RA on methotrexate", "RA"),
         ("May-Hegglin anomaly", "May"),
         ("Acute blood loss anemia", "blood loss"),
+        ("Urine drug screen positive for PCP", "PCP"),
+        ("Gastrointestinal bleeding requiring transfusion", "bleeding"),
     ],
 )
 def test_diagnoses_that_look_like_those_words_are_not_covered(guidelines, text, phrase):

@@ -1,4 +1,5 @@
-from nlp.knowledge_base import CrossReferences
+from nlp.codeset import CodeSet
+from nlp.knowledge_base import CrossReferences, index_terms
 
 
 def row(path: str, code: str = "", see: str = "") -> dict[str, str]:
@@ -45,3 +46,25 @@ def test_reference_follows_the_see_of_its_target():
 def test_reference_by_site_names_no_code():
     assert REFERENCES.code("Neoplasm, malignant, by site") == ""
     assert REFERENCES.code("condition") == ""
+
+
+def test_an_entry_without_code_takes_the_subcategory_its_subentries_share(codeset: CodeSet):
+    rows = [
+        row("Disorder"),
+        row("Disorder > tobacco use"),
+        row("Disorder > tobacco use > mild", "F17.200"),
+        row("Disorder > tobacco use > cigarettes > in remission", "F17.211"),
+        row("Disorder > mixed"),
+        row("Disorder > mixed > alpha", "F17.200"),
+        row("Disorder > mixed > beta", "I10"),
+    ]
+    for r in rows:
+        r["nemod"] = ""
+    from nlp.knowledge_base import TermTokenizer
+    from nlp.rule_files import load_term_stopwords
+
+    terms = list(index_terms(rows, TermTokenizer(load_term_stopwords()), codeset))
+    by_words = {tuple(sorted(w for g in t.groups for w in g)): t.code for t in terms}
+    assert by_words[("disorder", "tobacco", "use")] == "F17.2"
+    # a main term, and subentries sharing only a chapter, guess nothing
+    assert ("disorder",) not in by_words and ("disorder", "mixed") not in by_words

@@ -60,3 +60,21 @@ def test_overlapping_matches_both_stand():
 )
 def test_negated_in_gives_the_words_after_a_negator(words, negated):
     assert _negated_in(words) == negated
+
+
+def test_hyphenated_abbreviations_stay_one_token_and_expand():
+    import spacy
+
+    from nlp.knowledge_base import TermTokenizer
+    from nlp.linking import AbbreviationExpander
+    from nlp.rule_files import Abbreviation, load_term_stopwords
+
+    expander = AbbreviationExpander(
+        [Abbreviation("e-cigarettes", "other tobacco product", False)],
+        TermTokenizer(load_term_stopwords()),
+    )
+    nlp = spacy.blank("en")
+    expander.keep_whole(nlp.tokenizer)
+    tokens = [t.text for t in nlp("Nicotine dependence, E-cigarettes (vaping).")]
+    assert "E-cigarettes" in tokens and "cigarettes" not in tokens
+    assert set(expander("E-cigarettes")) == {"other", "tobacco", "product"}

@@ -28,6 +28,15 @@ def test_refine_moves_a_default_child_to_the_sibling_the_words_name(resolver, co
     assert resolver.refine(code, words) == Resolution(better, "supported")
 
 
+def test_refine_climbs_through_default_children_to_the_branch_the_words_name(resolver):
+    # F17.200 is the default of F17.20, itself the unspecified product of F17.2
+    words = {"tobacco", "dependence", "cigarette"}
+    assert resolver.refine("F17.200", words, {"tobacco", "dependence"}) == Resolution(
+        "F17.210", "supported"
+    )
+    assert resolver.refine("F17.200", {"tobacco", "dependence"}) is None
+
+
 def test_refine_keeps_a_default_child_the_words_add_nothing_to(resolver):
     assert resolver.refine("R13.10", {"dysphagia"}) is None
 
