@@ -82,8 +82,14 @@ def assess_risk(records: list[dict[str, Any]], inputs: RiskInputs) -> BatchRisk:
 
 
 def with_chart_risk(records: list[dict[str, Any]], batch: BatchRisk) -> list[dict[str, Any]]:
-    """Each record with its chart's `hccs` and `raf` (under its member's demographics)."""
-    return [r | batch.charts[str(r["chart_id"])].record_fields() for r in records]
+    """Each record with its `member_id` (None for a chart the members file leaves out) and its
+    chart's `hccs` and `raf` (under its member's demographics)."""
+    return [
+        r
+        | {"member_id": batch.chart_members.get(str(r["chart_id"]))}
+        | batch.charts[str(r["chart_id"])].record_fields()
+        for r in records
+    ]
 
 
 def risk_manifest(batch: BatchRisk, inputs: RiskInputs) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cli.commands import main
 
+from cli.commands import main
 from review.site import page_name
 
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from cli.commands import main
 
+from cli.commands import main
 from review.results import ResultsError, load, local_reader
 from review.site import build, page_name
 from tests.review.conftest import BIG_ID, MARKUP, MARKUP_ID
