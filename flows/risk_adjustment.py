@@ -21,8 +21,10 @@ from prefect.cache_policies import NO_CACHE
 from flows.options import RunOptions
 from flows.sources import Location, names_at_top
 from flows.storage import s3_bucket
+from nlp.reading import ChartSourceError
 from risk.batch import BatchRisk, assess_batch
 from risk.claims import Claims, read_claims
+from risk.errors import RiskInputError
 from risk.members import Members, read_members
 from risk.sources import landing_inputs
 
@@ -105,8 +107,10 @@ def _s3_client(uris: list[str], options: RunOptions) -> Any:
     s3_uris = [uri for uri in uris if uri.startswith("s3://")]
     if not s3_uris:
         return None
-    bucket = s3_bucket(
-        Location.parse(s3_uris[0]), options.s3_endpoint_url, options.aws_credentials_block
-    )
+    try:
+        location = Location.parse(s3_uris[0])
+    except ChartSourceError as exc:
+        raise RiskInputError(str(exc)) from exc
+    bucket = s3_bucket(location, options.s3_endpoint_url, options.aws_credentials_block)
     assert bucket is not None
     return bucket.credentials.get_s3_client()
