@@ -55,7 +55,8 @@ artifacts: setup
 	$(BIN)/chartcoder train
 
 # The event chain on loopback (docs/events.md): `chartcoder up`, examples/charts/ landed in S3 as a
-# new batch with its marker, the triggered run's codes shown, then `chartcoder down`.
+# new batch with examples/members.csv and examples/claims.csv and its marker, the triggered run's
+# codes, HCCs, RAF and opportunities shown, then `chartcoder down`.
 run: artifacts
 	$(BIN)/python -m stack.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
 

@@ -1,6 +1,8 @@
 """`chartcoder train` and `chartcoder code`: build the artefacts, code charts to JSON lines.
 
-Both are thin: `nlp.training.build` and `nlp.coder.ChartCoder` do the work.
+Both are thin: `nlp.training.build` and `nlp.coder.ChartCoder` do the work. `chartcoder code`
+also risk-adjusts each chart on its own (`coded_records`): the MEAT evidence of its HCC-bearing
+codes (`nlp.meat`), then its CMS-HCCs and RAF under the default demographics (`risk.charts`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +19,9 @@ from cli.arguments import UsageError, add_coding_options, positive, probability
 
 if TYPE_CHECKING:
     from nlp.coder import ChartCoder
+    from nlp.meat import MeatFinder
+    from nlp.records import Chart
+    from risk.model import RiskModel
 
 log = logging.getLogger("chartcoder")
 
@@ -84,13 +90,36 @@ def load_coder(args: argparse.Namespace, **options: Any) -> ChartCoder:
     )
 
 
+def coded_records(
+    coder: ChartCoder, charts: list[Chart], meat: MeatFinder, risk_model: RiskModel
+) -> list[dict[str, Any]]:
+    """`chartcoder code`'s records: each chart's codes, the MEAT evidence of its HCC-bearing
+    codes (`supported`, `meat`), and its `hccs` and `raf` as a member of its own with the
+    default demographics (what `chartcoder run` writes too when it has no members file)."""
+    from risk.charts import chart_risk
+    from risk.model import DEFAULT_DEMOGRAPHICS
+
+    if not charts:
+        return []
+    records = []
+    for chart, result in zip(charts, coder.code(charts), strict=True):
+        record = meat.annotate(chart.text, result.to_dict())
+        records.append(
+            record | chart_risk(record, DEFAULT_DEMOGRAPHICS, risk_model).record_fields()
+        )
+    return records
+
+
 def run_code(args: argparse.Namespace) -> int:
+    from nlp.meat import MeatFinder
     from nlp.reading import ChartSourceError, read_charts
+    from risk.model import RiskModel
 
     for path in args.paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
     coder = load_coder(args, top_k=args.top_k)
+    annotate = partial(coded_records, meat=MeatFinder(), risk_model=RiskModel())
     args.output.parent.mkdir(parents=True, exist_ok=True)
     counts = {"charts": 0, "errors": 0, "codes": 0}
     progress = _progress()
@@ -101,9 +130,9 @@ def run_code(args: argparse.Namespace) -> int:
             for chart in charts:
                 batch.append(chart)
                 if len(batch) >= BATCH_SIZE:
-                    _write(coder, batch, out, counts, progress)
+                    _write(annotate(coder, batch), out, counts, progress)
                     batch = []
-            _write(coder, batch, out, counts, progress)
+            _write(annotate(coder, batch), out, counts, progress)
     except ChartSourceError as exc:
         raise UsageError(str(exc)) from exc
     finally:
@@ -127,13 +156,11 @@ def _progress():
     return tqdm(unit="chart", file=sys.stderr)
 
 
-def _write(coder, batch, out, counts, progress) -> None:
-    if not batch:
-        return
-    for result in coder.code(batch):
-        out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+def _write(records, out, counts, progress) -> None:
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
         counts["charts"] += 1
-        counts["errors"] += result.error is not None
-        counts["codes"] += len(result.codes)
-    if progress is not None:
-        progress.update(len(batch))
+        counts["errors"] += record["error"] is not None
+        counts["codes"] += len(record["codes"])
+    if progress is not None and records:
+        progress.update(len(records))

@@ -2,7 +2,8 @@
 
 The flags become the flow's `RunOptions` (`flows.options`); the summary is read back from the
 manifest the run wrote. Exit status 0 when the run completed, 1 when it did not (the summary then
-goes to stderr), 2 for options the flow refuses.
+goes to stderr), 2 for options the flow refuses and for a members or claims file it cannot use
+(the run fails on it before Ray starts).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flows import outputs
 from flows.options import RunOptions
 from flows.sources import Location
 from flows.storage import Destination, s3_bucket
+from risk.errors import RiskInputError
 
 
 def add_parser(sub: Any) -> None:
@@ -43,6 +45,21 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--price-per-hour", type=float, default=None, help="USD per node-hour")
     run.add_argument("--shard-retries", type=int, default=2, help="retries of a failed shard")
     run.add_argument("--max-chart-bytes", type=positive, help="largest chart read")
+    run.add_argument(
+        "--members",
+        metavar="FILE.csv",
+        help="members CSV for risk adjustment (member_id, chart_id, age or date_of_birth, sex; "
+        "local or s3://; default: a members.csv directly in SOURCE, else each chart is its own "
+        "member with default demographics)",
+    )
+    run.add_argument(
+        "--claims",
+        metavar="FILE",
+        action="append",
+        help="claims to compare with: a CSV (member_id, dx[, service_date]) or an X12 837, local "
+        "or s3://; may be given more than once (default: claims.csv/.837/.x12 directly in "
+        "SOURCE, else no opportunities)",
+    )
     add_coding_options(run)
 
 
@@ -64,6 +81,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         "max_chart_bytes": args.max_chart_bytes,
         "setting": "inpatient" if args.inpatient else "outpatient",
         "convention": args.convention,
+        "members": args.members,
+        "claims": tuple(args.claims) if args.claims else None,
     }
     try:
         return RunOptions(**{k: v for k, v in given.items() if v is not None})
@@ -81,6 +100,10 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
     options = run_options(args)
     state = code_charts(args.source, args.output, options, return_state=True)
+    if state.is_failed():
+        failure = state.result(raise_on_failure=False)
+        if isinstance(failure, RiskInputError):  # raised before Ray started: nothing ran
+            raise UsageError(str(failure))
     summary = run_summary(args.output, options, state)
     print(summary, file=sys.stdout if state.is_completed() else sys.stderr)
     return 0 if state.is_completed() else 1
@@ -108,6 +131,7 @@ def run_summary(destination: str, options: RunOptions, state: Any) -> str:
         "  timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings"].items()),
         f"  cost:        ${manifest['cost_estimate']['usd']:.4f}",
     ]
+    lines += risk_lines(manifest.get("risk"))
     for error in manifest["errors"][:10]:
         lines.append(f"  error:       {error['chart_id']}: {error['reason']}")
     if len(manifest["errors"]) > 10:
@@ -116,6 +140,28 @@ def run_summary(destination: str, options: RunOptions, state: Any) -> str:
     if not state.is_completed():
         lines.append(f"  {state.message}")
     return "\n".join(lines)
+
+
+def risk_lines(risk: dict[str, Any] | None) -> list[str]:
+    """The summary's risk-adjustment lines, from the manifest's `risk` totals."""
+    if not risk:
+        return []
+    members = (
+        f"{risk['members']} members from {risk['members_file']}"
+        if risk["members_from_file"]
+        else f"{risk['members']} members (no members file: each chart its own member)"
+    )
+    lines = [f"  risk:        {members}, RAF from charts {risk['raf_from_charts']:.3f}"]
+    if risk["claims"]:
+        lines.append(
+            f"  vs claims:   RAF from claims {risk['raf_from_claims']:.3f}; "
+            f"{risk['adds']} adds ({risk['add_raf']:+.3f}), {risk['deletes']} deletes "
+            f"({risk['delete_raf']:+.3f}), {risk['confirmed']} confirmed, net RAF delta "
+            f"{risk['net_raf_delta']:+.3f}; {risk['claims_errors']} claims errors in the manifest"
+        )
+    else:
+        lines.append("  vs claims:   no claims file: no opportunities")
+    return lines
 
 
 def run_url(state: Any) -> str:

@@ -2,7 +2,9 @@
 
 An actor loads the engine once, in `__init__`, from built artefacts: a folder every node can
 read (a shared cache), or files shipped once through the object store. It reads the charts of a
-shard itself from their references and returns plain records and metrics, never chart text.
+shard itself from their references and returns plain records and metrics, never chart text:
+the MEAT evidence of each HCC-bearing code (`nlp.meat`) is found here, where the text is, and
+leaves as offsets.
 Each chart is coded under its own setting (a record's, or its folder's) or else the actor's.
 Actors restart when they or their node die, and the call in flight is retried (`max_restarts`,
 `max_task_retries`); results are keyed by chart id, so a retried shard is harmless.
@@ -80,10 +82,12 @@ class ChartCoderWorker:
         options: dict[str, Any] | None = None,
     ) -> None:
         from nlp.coder import ChartCoder
+        from nlp.meat import MeatFinder
 
         started = time.perf_counter()
         path = _materialise(artifacts)
         self.coder = ChartCoder.from_artifacts(path, **(options or {}))
+        self.meat = MeatFinder()
         self.reader = reader
         self.load_seconds = time.perf_counter() - started
         self.name = f"{os.uname().nodename}:{os.getpid()}"
@@ -138,14 +142,20 @@ class ChartCoderWorker:
         )
 
     def _code(self, charts: list[Chart]) -> list[dict[str, Any]]:
-        """Records for a batch; a chart the engine fails on becomes an error record."""
+        """Records for a batch, their HCC-bearing codes annotated with their MEAT evidence; a
+        chart the engine fails on becomes an error record."""
         try:
-            return [result.to_dict() for result in self.coder.code(charts)]
+            results = self.coder.code(charts)
+            return [
+                self.meat.annotate(chart.text, result.to_dict())
+                for chart, result in zip(charts, results, strict=True)
+            ]
         except Exception:
             records = []
             for chart in charts:
                 try:
-                    records.append(self.coder.code([chart])[0].to_dict())
+                    result = self.coder.code([chart])[0]
+                    records.append(self.meat.annotate(chart.text, result.to_dict()))
                 except Exception as exc:  # a bad chart is a result; the type, never the text
                     failed = Chart(chart.chart_id, "", f"coding failed: {type(exc).__name__}")
                     records.append(self.coder.code([failed])[0].to_dict())

@@ -102,9 +102,39 @@ def summary_markdown(manifest: dict[str, Any], run_url: str | None) -> str:
         f"{cost['nodes']} node(s) x {cost['hours']:.4f} h x "
         f"${cost['instance_price_per_hour']:.3f}/h = **${cost['usd']:.4f}**",
     ]
+    lines += risk_summary(manifest.get("risk"))
     if run_url:
         lines += ["", f"[flow run]({run_url})"]
     return "\n".join(lines) + "\n"
+
+
+def risk_summary(risk: dict[str, Any] | None) -> list[str]:
+    """The risk-adjustment section: counts and RAF sums only (the members' and charts' ids are
+    in hccs.parquet and opportunities.parquet, never their text)."""
+    if not risk:
+        return []
+    members = "from the members file" if risk["members_from_file"] else "one per chart"
+    lines = [
+        "",
+        "## Risk adjustment (CMS-HCC V28, payment year 2026, raw RAF)",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| members ({members}) | {risk['members']} |",
+        f"| RAF from charts (MEAT-supported HCCs) | {risk['raf_from_charts']:.3f} |",
+    ]
+    if risk["claims"]:
+        lines += [
+            f"| RAF from claims | {risk['raf_from_claims']:.3f} |",
+            f"| adds | {risk['adds']} ({risk['add_raf']:+.3f}) |",
+            f"| deletes | {risk['deletes']} ({risk['delete_raf']:+.3f}) |",
+            f"| confirmed | {risk['confirmed']} |",
+            f"| net RAF delta | **{risk['net_raf_delta']:+.3f}** |",
+        ]
+    else:
+        lines.append("| opportunities | none: no claims file |")
+    lines.append(f"| claims errors (in the manifest) | {risk['claims_errors']} |")
+    return lines
 
 
 def publish(

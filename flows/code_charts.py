@@ -1,7 +1,9 @@
 """The pipeline: code a batch of charts on an ephemeral Ray cluster, visible in Prefect.
 
-    discover -> plan shards -> provision Ray -> start coders -> code shards (one task each)
-             -> write texts.jsonl / charts.jsonl / codes.parquet / manifest.json
+    read members and claims -> discover -> plan shards -> provision Ray -> start coders
+             -> code shards (one task each; MEAT found beside the text) -> risk adjustment
+             -> write texts.jsonl / charts.jsonl / codes.parquet / hccs.parquet /
+                opportunities.parquet / manifest.json
              [-> review site under review/] -> report -> notify
              (Ray is released in every case)
 
@@ -9,7 +11,9 @@ The flow takes `source` and `destination` (a folder, a file or s3://bucket/prefi
 `options` (`flows.options.RunOptions`: how the batch is coded, on which cluster, where the news
 goes). Its stages live beside it, one job each: `flows.batch` (what to code), `flows.coding`
 (the coders on Ray), `flows.delivery` (outputs, manifest, report, notification) and
-`flows.location_lock` (one run per prefix).
+`flows.location_lock` (one run per prefix) and `flows.risk_adjustment` (members, claims, HCCs,
+RAF and opportunities; a members or claims file that cannot be used fails the run before Ray
+starts).
 
 Chart text never reaches Prefect: tasks take chart references and return plain records; no
 task result is persisted and nothing is cached by input.
@@ -49,6 +53,7 @@ from flows.location_lock import one_run_per_location
 from flows.options import RunOptions
 from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
 from flows.review_outputs import write_review, write_texts
+from flows.risk_adjustment import assess_risk, read_risk_inputs, risk_manifest, with_chart_risk
 from flows.sources import ChartReader, Location
 from flows.storage import Destination, s3_bucket
 
@@ -108,6 +113,9 @@ def code_charts(
     src_bucket = s3_bucket(src, options.s3_endpoint_url, options.aws_credentials_block)
     dest = Destination(dst, s3_bucket(dst, options.s3_endpoint_url, options.aws_credentials_block))
     model = find_model(options.artifacts, options.cache_dir)
+    # Members and claims first: a file that cannot be used is a usage error before Ray starts.
+    with stage(timings, "risk_inputs"):
+        risk_inputs = read_risk_inputs(src, src_bucket, options)
 
     # Discovery and the previous results are read while Ray starts.
     refs_future = finish_time(discover_charts.submit(src, src_bucket), timings, "discover")
@@ -145,6 +153,9 @@ def code_charts(
                 )
 
         records, characters = merge(shards, results, failed, previous, model.version)
+        with stage(timings, "risk"):
+            risk = assess_risk(as_is(records), as_is(risk_inputs))
+            records = with_chart_risk(records, risk)
         timings["total"] = round(time.perf_counter() - run_started, 3)
         manifest = build_manifest(
             src,
@@ -158,11 +169,11 @@ def code_charts(
             cluster.nodes,
             coders,
             options,
-        )
+        ) | risk_manifest(risk, risk_inputs)
         with stage(timings, "write"):
             # quote(): Prefect does not walk big collections looking for futures (10k records)
             write_texts(dest, as_is(ChartReader(src_bucket, options.max_chart_bytes)), as_is(refs))
-            write_outputs(dest, as_is(records), as_is(manifest))
+            write_outputs(dest, as_is(records), as_is(risk), as_is(manifest))
         if options.review_site:  # the static review site under the destination's review/
             write_review(dest)
         publish_report(as_is(manifest), *count_codes(records))
@@ -184,4 +195,4 @@ def code_charts(
                 f"(shards {', '.join(map(str, sorted(failed)))}); their charts are in the "
                 f"manifest's errors"
             )
-        return {k: v for k, v in manifest.items() if k != "errors"}
+        return {k: v for k, v in manifest.items() if k not in ("errors", "claims_errors")}

@@ -21,16 +21,24 @@ from flows.coding import Model
 from flows.options import RunOptions
 from flows.sources import ChartRef, Location
 from flows.storage import Destination
+from risk.batch import BatchRisk
+from risk.outputs import hccs_parquet, opportunities_parquet
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)
 def write_outputs(
-    destination: Destination, records: list[dict[str, Any]], manifest: dict[str, Any]
+    destination: Destination,
+    records: list[dict[str, Any]],
+    risk: BatchRisk,
+    manifest: dict[str, Any],
 ) -> list[str]:
-    """`charts.jsonl`, `codes.parquet` and `manifest.json`, each replaced whole, in that order."""
+    """`charts.jsonl`, `codes.parquet`, `hccs.parquet`, `opportunities.parquet` and
+    `manifest.json`, each replaced whole, in that order (the manifest last)."""
     written = [
         destination.write(outputs.CHARTS, outputs.charts_jsonl(records)),
         destination.write(outputs.CODES, outputs.codes_parquet(records)),
+        destination.write(outputs.HCCS, hccs_parquet(risk.hcc_rows())),
+        destination.write(outputs.OPPORTUNITIES, opportunities_parquet(risk.opportunity_rows())),
         destination.write(outputs.MANIFEST, outputs.manifest_json(manifest)),
     ]
     get_run_logger().info("wrote %s", ", ".join(written))

@@ -96,6 +96,18 @@ class RunOptions(BaseModel):
         ge=1,
         description="Largest chart read; a larger one is an error record.",
     )
+    members: str | None = Field(
+        default=None,
+        description="Members CSV (member_id, chart_id, age or date_of_birth, sex; local or "
+        "s3://) for risk adjustment (default: a members.csv directly in the source folder or "
+        "prefix, else each chart is its own member with default demographics).",
+    )
+    claims: tuple[str, ...] = Field(
+        default=(),
+        description="Claims files (a CSV of member_id, dx[, service_date] or an X12 837; local "
+        "or s3://) to compare the charts' HCCs with (default: claims.csv, claims.837 or "
+        "claims.x12 directly in the source folder or prefix, else no opportunities).",
+    )
     review_site: bool = Field(
         default=False,
         description="Also write the static review site (chartcoder review) under the "

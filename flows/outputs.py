@@ -1,4 +1,6 @@
-"""The run's output files, built from plain records: `charts.jsonl` and `codes.parquet`.
+"""The run's output files, built from plain records: `charts.jsonl` and `codes.parquet` (and the
+names of the risk-adjustment files, `hccs.parquet` and `opportunities.parquet`, which
+`risk.outputs` builds).
 
 `charts.jsonl` holds the `chartcoder code` record of every input chart, sorted by chart id, plus
 `content_sha256` (the hash of the chart's bytes), `setting` (the chart's own, else the run's) and
@@ -20,12 +22,17 @@ import pyarrow.parquet as pq
 CHARTS = "charts.jsonl"
 TEXTS = "texts.jsonl"  # chart text: written only where the results go (`texts_jsonl`)
 CODES = "codes.parquet"
+HCCS = "hccs.parquet"
+OPPORTUNITIES = "opportunities.parquet"
 MANIFEST = "manifest.json"
 HASH_FIELD = "content_sha256"
 SETTING_FIELD = "setting"
 CONVENTION_FIELD = "convention"
 # What the flow adds to a `chartcoder code` record.
 RUN_FIELDS = (HASH_FIELD, SETTING_FIELD, CONVENTION_FIELD)
+# What risk adjustment adds to it (a record without them predates risk adjustment: its codes
+# carry no MEAT, so it is coded again rather than reused).
+RISK_FIELDS = ("hccs", "raf")
 
 CODES_SCHEMA = pa.schema(
     [
@@ -63,11 +70,14 @@ class Previous:
 
     def reusable(self, chart_ids: Iterable[str], model_version: str) -> dict[str, str]:
         """chart id -> `reuse_key` of its previous record, for records made by this model
-        version (a record without a hash, setting or convention is never reused)."""
+        version (a record without a hash, setting, convention or risk fields is never
+        reused)."""
         known = {}
         for chart_id in chart_ids:
             record = self.records.get(chart_id)
             if not record or record.get("model_version") != model_version:
+                continue
+            if any(name not in record for name in RISK_FIELDS):
                 continue
             digest, setting, convention = (record.get(name) for name in RUN_FIELDS)
             if digest and setting and convention:

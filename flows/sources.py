@@ -103,6 +103,25 @@ def discover(location: Location, bucket: S3Bucket | None = None) -> list[ChartRe
     raise ChartSourceError(f"{path}: not a .txt file, a .jsonl file or a folder")
 
 
+def names_at_top(location: Location, bucket: S3Bucket | None = None) -> list[str]:
+    """The names of the files directly in a source folder or under a source prefix (not in its
+    subfolders): where a batch's members and claims files land (`risk.sources.landing_inputs`).
+    A source that is a file has none."""
+    if not location.is_s3:
+        path = location.path
+        return sorted(p.name for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+    if bucket is None:
+        raise ValueError(f"{location.uri}: an S3 source needs an S3Bucket")
+    client = bucket.credentials.get_s3_client()
+    names: list[str] = []
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=location.bucket, Prefix=location.prefix, Delimiter="/"
+    )
+    for page in pages:
+        names += [obj["Key"][len(location.prefix) :] for obj in page.get("Contents", [])]
+    return sorted(name for name in names if name)
+
+
 def _discover_s3(location: Location, bucket: S3Bucket) -> list[ChartRef]:
     objects: list[dict[str, Any]] = bucket.list_objects(folder=location.prefix)  # type: ignore[assignment]
     refs: list[ChartRef] = []

@@ -1,10 +1,14 @@
-"""Risk adjustment as the review shows it, from whatever the results carry.
+"""Risk adjustment as the review shows it, read as the run writes it.
 
-A chart record may carry `hccs` (each: `hcc`, `label`, `coefficient`, `codes`, `supported`,
-`meat` spans `{kind, start, end}`, and the higher HCC that dropped it) and `raf`; a run may also
-write `hccs.parquet` (rows per chart and HCC, with `member_id`) and `opportunities.parquet`
-(rows per member and HCC: `status` add/delete/confirmed and a signed `raf_effect`). All of it is
-optional: a run without risk adjustment shows none of it.
+A chart record of `chartcoder run` (or `chartcoder code`) carries `hccs`, each
+`risk.charts.ChartHcc.to_dict()`: `hcc` (a string such as "37"), `label`, `coefficient` (None
+when dropped), `codes`, `dropped`, `dropped_by` (the higher HCCs of its hierarchy that dropped
+it), `supported` and `meat` (`{code, kind, start, end}`), plus `raf` and `member_id`. The run
+writes beside them `hccs.parquet` (the same fields per chart and HCC, with `chart_id` and
+`member_id`: `risk.outputs.HCCS_SCHEMA`) and `opportunities.parquet` (per member and HCC:
+`member_id`, `hcc`, `label`, `status` add/delete/confirmed, signed `raf_effect`, `chart_codes`,
+`claim_codes`, `chart_ids`: `risk.outputs.OPPORTUNITIES_SCHEMA`). All of it is optional: results
+written before risk adjustment show none of it.
 """
 
 from __future__ import annotations
@@ -12,13 +16,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-
-# Names the HCC fields may go by (the record's first, then hccs.parquet's alternatives).
-_ALIASES = {
-    "hcc": ("hcc", "category"),
-    "codes": ("codes", "supporting_codes"),
-    "dropped": ("dropped_by", "dropped", "hierarchy_dropped"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,31 +48,20 @@ class RiskIndex:
         member = record.get("member_id") or self.member_of.get(chart_id)
         raw = record.get("hccs")
         rows = raw if isinstance(raw, list) else self.hccs_by_chart.get(chart_id, [])
-        hccs = [normalised(h) for h in rows if isinstance(h, dict)]
-        opportunities = [
-            {**o, "hcc": str(o.get("hcc"))}
-            for o in self.by_member.get(str(member), [])
-            if member is not None
-        ]
-        status = {o["hcc"]: str(o.get("status")) for o in opportunities}
+        hccs = [normalised(h) for h in rows]
+        opportunities = self.by_member.get(str(member), []) if member is not None else []
+        status = {o["hcc"]: o["status"] for o in opportunities}
         return ChartRisk(None if member is None else str(member), hccs, opportunities, status)
 
 
 def normalised(hcc: dict[str, Any]) -> dict[str, Any]:
+    """An HCC as the chart page shows it: `dropped` becomes the text of the HCCs that dropped
+    it (None when kept)."""
     found = dict(hcc)
-    for name, aliases in _ALIASES.items():
-        found[name] = next((hcc[a] for a in aliases if hcc.get(a) not in (None, "")), None)
-    found["hcc"] = None if found["hcc"] is None else str(found["hcc"])
-    if found["dropped"] is True:
-        found["dropped"] = "a higher HCC"
-    elif found["dropped"] is False:
-        found["dropped"] = None
-    meat = found.get("meat")
-    found["meat"] = [m for m in meat if isinstance(m, dict)] if isinstance(meat, list) else []
-    codes = found["codes"]
-    found["codes"] = (
-        list(codes) if isinstance(codes, list | tuple) else ([] if codes is None else [codes])
-    )
+    dropped_by = [str(h) for h in hcc.get("dropped_by") or []]
+    found["dropped"] = ", ".join(f"HCC {h}" for h in dropped_by) if dropped_by else None
+    found["meat"] = list(hcc.get("meat") or [])
+    found["codes"] = list(hcc.get("codes") or [])
     return found
 
 

@@ -1,11 +1,14 @@
 """The whole chain on this machine (`make run`): charts land in S3, a run codes them, codes shown.
 
-    python -m stack.demo [--keep-up] [--charts FOLDER] [stack options of `chartcoder up`]
+    python -m stack.demo [--keep-up] [--charts FOLDER] [--members CSV] [--claims FILE]
+                         [stack options of `chartcoder up`]
 
-`chartcoder up`; the example charts uploaded as a new batch (`demo-<time>/`, then the `_READY`
-marker); the bridge's event triggers the `code-charts` deployment; once the run is over, each
-chart's codes, the results location, the review site (`chartcoder review` of the local copy)
-and the run's page in the Prefect UI are printed; then
+`chartcoder up`; the example charts uploaded as a new batch (`demo-<time>/`), with the example
+members and claims files beside them (`members.csv`, `claims.csv`: the landing-prefix files of
+docs/events.md), then the `_READY` marker; the bridge's event triggers the `code-charts`
+deployment; once the run is over, each chart's codes, HCCs and RAF, the batch's opportunities
+against the claims (member, HCC, status, RAF effect), the results location, the review site
+(`chartcoder review` of the local copy) and the run's page in the Prefect UI are printed; then
 `chartcoder down`, unless `--keep-up` (or KEEP_UP=1) leaves the stack up to browse the UI.
 The results are also copied to out/events/<batch>/ (moto keeps S3 in memory: `down` loses it).
 
@@ -32,6 +35,15 @@ from stack.lifecycle import flow_run_processes, status, stop, up
 from stack.settings import PROJECT_DIR, StackSettings, split_s3
 
 EXAMPLES = PROJECT_DIR / "examples" / "charts"
+EXAMPLE_MEMBERS = PROJECT_DIR / "examples" / "members.csv"
+EXAMPLE_CLAIMS = PROJECT_DIR / "examples" / "claims.csv"
+RESULT_FILES = (
+    "charts.jsonl",
+    "texts.jsonl",
+    "manifest.json",
+    "hccs.parquet",
+    "opportunities.parquet",
+)
 OUT = Path("out") / "events"  # local copies of the results (moto keeps S3 in memory only)
 DEPLOYMENT_NAME = "code-charts"
 
@@ -72,6 +84,18 @@ def example_charts(folder: Path = EXAMPLES) -> dict[str, bytes]:
     if not lines:
         raise ValueError(f"{folder}: no .txt charts")
     return {"examples.jsonl": ("\n".join(lines) + "\n").encode("utf-8")}
+
+
+def risk_files(members: Path | None, claims: Path | None) -> dict[str, bytes]:
+    """The members and claims files as a batch brings them: `members.csv`, and `claims.csv`
+    (or `claims.837` for an X12 file) directly in the landing prefix."""
+    files = {}
+    if members is not None:
+        files["members.csv"] = members.read_bytes()
+    if claims is not None:
+        x12 = claims.suffix.lower() in (".837", ".x12", ".edi")
+        files["claims.837" if x12 else "claims.csv"] = claims.read_bytes()
+    return files
 
 
 def batch_runs(settings: StackSettings, source: str) -> list[Any]:
@@ -154,22 +178,41 @@ def review_site(local: Path) -> Path:
     return write_folder(build(load(local_reader(local), f"{local}/")), local / "review")
 
 
-def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: Path = OUT) -> int:
-    from stack.show import render
+def opportunity_rows(data: bytes | None) -> list[dict[str, Any]]:
+    import io
+
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(data)).to_pylist() if data else []
+
+
+def demo(
+    settings: StackSettings,
+    keep_up: bool,
+    charts: Path = EXAMPLES,
+    out: Path = OUT,
+    members: Path | None = EXAMPLE_MEMBERS,
+    claims: Path | None = EXAMPLE_CLAIMS,
+) -> int:
+    from stack.show import render, render_opportunities
 
     def say(text: str = "") -> None:
         print(text, flush=True)
 
     files = example_charts(charts)
+    extra = risk_files(members, claims)
     was_up = any(part.running for part in status(settings.state_dir))
     say(f"stack: {json.dumps(up(settings))}")
     run_over = False
     try:
         batch = time.strftime("demo-%Y%m%d-%H%M%S")
         source = batch_source(settings, batch)
-        landed = upload(settings, batch, files, marker=True)
+        landed = upload(settings, batch, files | extra, marker=True)
         count = sum(data.count(b"\n") for data in files.values())
-        say(f"uploaded {count} charts ({', '.join(files)}) and {settings.marker} to {source}")
+        say(
+            f"uploaded {count} charts ({', '.join([*files, *extra])}) and {settings.marker} "
+            f"to {source}"
+        )
         run = wait_for_run(settings, source, timeout=900, progress=say)
         run_over = True
         say(f"run over {time.time() - landed:.1f} s after the last upload")
@@ -180,11 +223,20 @@ def demo(settings: StackSettings, keep_up: bool, charts: Path = EXAMPLES, out: P
             return 1
         local = out / batch
         local.mkdir(parents=True, exist_ok=True)
-        for name in ("charts.jsonl", "texts.jsonl", "manifest.json"):
-            (local / name).write_bytes(read_result(settings, destination, name) or b"")
+        for name in RESULT_FILES:
+            data = read_result(settings, destination, name)
+            if data is not None:
+                (local / name).write_bytes(data)
         coded = records(settings, destination)
+        manifest = json.loads(read_result(settings, destination, "manifest.json") or b"{}")
         say()
         say(render(coded))
+        say()
+        say("opportunities against the claims (opportunities.parquet):")
+        opportunities = opportunity_rows(
+            read_result(settings, destination, "opportunities.parquet")
+        )
+        say(render_opportunities(opportunities, manifest.get("risk")))
         say()
         say(f"{len(coded)} charts coded by run {run.name}, created by the batch event")
         say(f"results:       {destination} (copied to {local}/)")
@@ -207,6 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-up", action="store_true", help="leave the stack running")
     parser.add_argument("--charts", type=Path, default=EXAMPLES, help="folder of .txt charts")
     parser.add_argument("--out", type=Path, default=OUT, help="where results are copied")
+    parser.add_argument(
+        "--members",
+        type=Path,
+        default=EXAMPLE_MEMBERS,
+        help="members CSV landed with the batch as members.csv (default: the examples')",
+    )
+    parser.add_argument(
+        "--claims",
+        type=Path,
+        default=EXAMPLE_CLAIMS,
+        help="claims CSV or 837 landed with the batch as claims.csv / claims.837 (default: the "
+        "examples')",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -215,7 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     keep = args.keep_up or os.environ.get("KEEP_UP") == "1"
-    return demo(settings_from(args), keep_up=keep, charts=args.charts, out=args.out)
+    return demo(
+        settings_from(args),
+        keep_up=keep,
+        charts=args.charts,
+        out=args.out,
+        members=args.members,
+        claims=args.claims,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""A one-screen view of `chartcoder code` results: each chart's codes with their evidence.
+"""A one-screen view of `chartcoder code` results: each chart's codes with their evidence, its
+HCCs and RAF; and of a run's opportunities (`opportunities.parquet`).
 
 python -m stack.show out/examples.jsonl
 """
@@ -29,6 +30,41 @@ def render(records: list[dict]) -> str:
             )
         if len(record["codes"]) > MAX_CODES:
             lines.append(f"  ... {len(record['codes']) - MAX_CODES} more")
+        if "hccs" in record:
+            lines.append("  " + hcc_line(record))
+    return "\n".join(lines)
+
+
+def hcc_line(record: dict) -> str:
+    """The chart's HCCs (those without MEAT marked "listed only", dropped ones "dropped by")
+    and its RAF."""
+    shown = []
+    for hcc in record["hccs"]:
+        marks = [] if hcc["supported"] else ["listed only"]
+        marks += [f"dropped by {h}" for h in hcc["dropped_by"]]
+        shown.append(f"{hcc['hcc']}" + (f" ({', '.join(marks)})" if marks else ""))
+    member = f"member {record['member_id']}, " if record.get("member_id") else ""
+    return f"{member}HCCs: {', '.join(shown) or 'none'}; RAF {record['raf']:.3f}"
+
+
+def render_opportunities(rows: list[dict], risk: dict | None) -> str:
+    """A short table of the opportunities (member, HCC, status, RAF effect) and the totals."""
+    lines = [f"{'member':<12} {'hcc':>4}  {'status':<9} {'raf_effect':>10}  label"]
+    for row in rows:
+        lines.append(
+            f"{row['member_id']:<12} {row['hcc']:>4}  {row['status']:<9} "
+            f"{row['raf_effect']:>+10.3f}  {(row['label'] or '')[:50]}"
+        )
+    if not rows:
+        lines.append("(none: no claims to compare with)")
+    if risk:
+        lines.append(
+            f"RAF from charts {risk['raf_from_charts']:.3f}"
+            + (f", from claims {risk['raf_from_claims']:.3f}" if risk["claims"] else "")
+            + f"; {risk['adds']} adds ({risk['add_raf']:+.3f}), {risk['deletes']} deletes "
+            f"({risk['delete_raf']:+.3f}), net RAF delta {risk['net_raf_delta']:+.3f}; "
+            f"{risk['claims_errors']} claims errors in the manifest"
+        )
     return "\n".join(lines)
 
 

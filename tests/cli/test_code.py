@@ -59,12 +59,16 @@ def test_code_writes_one_record_per_chart_in_input_order(tmp_path, cache):
         "evidence",
         "notes",
     }
+    # risk adjustment: the chart's HCCs and RAF, the chart its own member (default demographics)
+    assert set(htn) >= {"hccs", "raf"} and isinstance(htn["raf"], float)
     assert empty == {
         "chart_id": "empty",
         "model_version": htn["model_version"],
         "codes": [],
         "error": "empty chart: no text to code",
         "notes": [],
+        "hccs": [],
+        "raf": empty["raf"],  # the default demographics' score: age and sex alone
     }
     assert "Z80.0" in [c["code"] for c in family["codes"]]
     assert binary["error"] == "binary content (NUL bytes): not a text chart"

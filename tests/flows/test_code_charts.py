@@ -11,26 +11,23 @@ import pytest
 from cli.commands import main
 from flows.code_charts import code_charts
 from flows.options import RunOptions
-from flows.outputs import RUN_FIELDS
 from nlp.artifacts import Bundle
-from nlp.coder import ChartCoder
 from nlp.reading import read_charts
 from tests.flows import pipeline_runs as runs
-from tests.flows.pipeline_charts import CANARY, SMALL_LIMIT, write_charts
+from tests.flows.pipeline_charts import (
+    CANARY,
+    SMALL_LIMIT,
+    code_records,
+    from_flow,
+    write_charts,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def expected_records(bundle: Bundle, folder: Path) -> dict[str, dict]:
     """What `chartcoder code` writes for the same charts, by chart id."""
-    coder = ChartCoder.from_artifacts(bundle.path)
-    charts = list(read_charts([folder], max_bytes=SMALL_LIMIT))
-    return {r.chart_id: r.to_dict() for r in coder.code(charts)}
-
-
-def without_hash(record: dict) -> dict:
-    """The `chartcoder code` record, without what the flow adds (hash, setting, convention)."""
-    return {k: v for k, v in record.items() if k not in RUN_FIELDS}
+    return code_records(bundle, [folder], SMALL_LIMIT)
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -65,7 +62,9 @@ def test_codes_a_folder_then_reuses_unchanged_charts(
     assert state.is_completed(), state.message
     records = read_lines(dest / "charts.jsonl")
     assert [r["chart_id"] for r in records] == sorted(expected)
-    assert {r["chart_id"]: without_hash(r) for r in records} == expected
+    # without a members file each chart is its own member: the records of `chartcoder code`
+    assert {r["chart_id"]: from_flow(r) for r in records} == expected
+    assert all(r["member_id"] == r["chart_id"] for r in records)
     assert all(r["content_sha256"] for r in records if not r["chart_id"].endswith("huge"))
     assert sum(1 for r in records if r["codes"]) >= 5  # the example charts do get codes
     # examples/charts/inpatient/ is coded inpatient; the rest under the run's setting
@@ -87,6 +86,9 @@ def test_codes_a_folder_then_reuses_unchanged_charts(
     )
     assert manifest["errors"] == [{"chart_id": c, "reason": r} for c, r in sorted(bad.items())]
     assert set(manifest["timings"]) >= {"discover", "plan", "ray_start", "actor_load", "coding"}
+    assert manifest["risk"]["members_file"] is None and manifest["risk"]["claims"] is False
+    assert manifest["risk"]["notes"][0].startswith("no members file: each chart is its own")
+    assert manifest["claims_errors"] == []
     assert manifest["cost_estimate"]["nodes"] == 1
 
     table = pq.read_table(dest / "codes.parquet").to_pylist()

@@ -12,11 +12,8 @@ import pytest
 
 from flows.code_charts import code_charts
 from flows.options import RunOptions
-from flows.outputs import RUN_FIELDS
 from nlp.artifacts import Bundle
-from nlp.coder import ChartCoder
-from nlp.reading import read_charts
-from tests.flows.pipeline_charts import EXAMPLES
+from tests.flows.pipeline_charts import EXAMPLES, code_records, from_flow
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -54,9 +51,7 @@ def test_killing_a_worker_node_mid_run_loses_nothing(
     source = tmp_path / "charts"
     for copy in range(COPIES):
         shutil.copytree(EXAMPLES, source / f"copy{copy:02d}", ignore=shutil.ignore_patterns("*.md"))
-    coder = ChartCoder.from_artifacts(built.path)
-    originals = {r.chart_id: r.to_dict() for r in coder.code(list(read_charts([EXAMPLES])))}
-    del coder
+    originals = code_records(built, [EXAMPLES])
 
     monkeypatch.setenv("RAY_TMPDIR", ray_tmp)  # the cluster's session folders, all nodes
     cluster = Cluster()
@@ -107,7 +102,7 @@ def test_killing_a_worker_node_mid_run_loses_nothing(
     assert len(ids) == len(set(ids)) == COPIES * len(originals)
     for record in records:
         copy, _, original = record.pop("chart_id").partition("/")
-        assert {k: v for k, v in record.items() if k not in RUN_FIELDS} == {
+        assert from_flow(record) == {
             k: v for k, v in originals[original].items() if k != "chart_id"
         }
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

@@ -94,7 +94,7 @@ def test_default_shards_give_each_worker_several_and_stay_bounded() -> None:
 
 def test_previous_records_are_reused_only_for_the_same_content_model_and_coding() -> None:
     def record(chart_id: str, model: str, digest: str, setting: str, convention: str) -> dict:
-        plain = {"chart_id": chart_id, "model_version": model, "codes": []}
+        plain = {"chart_id": chart_id, "model_version": model, "codes": [], "hccs": [], "raf": 0.4}
         return with_run_fields(plain, digest, setting, convention)
 
     old = (
@@ -108,13 +108,17 @@ def test_previous_records_are_reused_only_for_the_same_content_model_and_coding(
                 ),
                 # from before settings were recorded: coded under rules that may have changed
                 {"chart_id": "f", "model_version": "m1", "content_sha256": "h4", "codes": []},
+                # from before risk adjustment: its codes carry no MEAT
+                with_run_fields(
+                    {"chart_id": "g", "model_version": "m1", "codes": []}, "h5", "outpatient", "us"
+                ),
             ]
         )
         + b"{damaged\n"
     )
     assert old.splitlines()[0].startswith(b'{"chart_id": "a"')
     previous = Previous.parse(old)
-    assert previous.reusable(["a", "b", "c", "d", "e", "f"], "m1") == {
+    assert previous.reusable(["a", "b", "c", "d", "e", "f", "g"], "m1") == {
         "a": reuse_key("h1", "outpatient", "us"),
         "b": reuse_key("h2", "inpatient", "codiesp"),
     }

@@ -2,7 +2,8 @@
 
 One object is archived (GLACIER): listing shows it, reading it fails with InvalidObjectState, so
 its shard fails after its retries. The run must report that chart, keep every other result, write
-a record for every chart, and exit non-zero.
+a record for every chart, and exit non-zero. The batch brings its members and claims files in
+its landing prefix (`members.csv`, `claims.csv`): they are risk-adjustment inputs, not charts.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from cli.commands import main
-from flows.outputs import RUN_FIELDS
 from flows.sources import ChartReader, Location, discover
 from flows.storage import s3_bucket
 from nlp.artifacts import Bundle
-from nlp.coder import ChartCoder
 from nlp.reading import read_charts
-from tests.flows.pipeline_charts import EXAMPLES
+from risk import errors
+from tests.flows.pipeline_charts import EXAMPLES, code_records, from_flow
 from tests.servers import moto_server
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -62,6 +62,13 @@ def test_s3_source_and_destination_with_an_unreadable_object(
         Bucket="charts", Key="in/archive/old.txt", Body=b"Asthma.", StorageClass="GLACIER"
     )
     s3.put_object(Bucket="charts", Key="elsewhere/skip.txt", Body=b"Not under the prefix.")
+    # the landing prefix's members and claims (default demographics: the records stay those of
+    # `chartcoder code`); claims.csv in a subfolder is a stray file, neither input nor chart
+    members = "member_id,chart_id,age,sex\nM1,outpatient/copd_osa_visit,65,F\nM1,rec-1,65,F\n"
+    claims = "member_id,dx\nM1,J44.9\nM1,E66.01\nM2,I10\n"
+    s3.put_object(Bucket="charts", Key="in/members.csv", Body=members.encode())
+    s3.put_object(Bucket="charts", Key="in/claims.csv", Body=claims.encode())
+    s3.put_object(Bucket="charts", Key="in/archive/claims.csv", Body=b"not,read\n")
 
     code = main(
         [
@@ -94,11 +101,7 @@ def test_s3_source_and_destination_with_an_unreadable_object(
     assert note["body"].startswith("9 charts: 8 coded (0 reused), 1 in error; results in s3://")
     err = capsys.readouterr().err
     assert "archive/old: not coded: shard" in err
-    coder = ChartCoder.from_artifacts(built.path)
-    expected = {
-        r.chart_id: r.to_dict()
-        for r in coder.code(list(read_charts([local, tmp_path / "batch.jsonl"])))
-    }
+    expected = code_records(built, [local, tmp_path / "batch.jsonl"])
 
     def get(key: str) -> bytes:
         return s3.get_object(Bucket="charts", Key=f"out/run1/{key}")["Body"].read()
@@ -107,10 +110,11 @@ def test_s3_source_and_destination_with_an_unreadable_object(
     assert [r["chart_id"] for r in lines] == sorted([*expected, "archive/old"])
     by_id = {r.pop("chart_id"): r for r in lines}
     for chart_id, record in expected.items():
-        assert {"chart_id": chart_id, **by_id[chart_id]} == {
-            **record,
-            **{name: by_id[chart_id][name] for name in RUN_FIELDS},
-        }
+        assert from_flow({"chart_id": chart_id, **by_id[chart_id]}) == record
+    assert {cid: r["member_id"] for cid, r in by_id.items() if r["member_id"]} == {
+        "outpatient/copd_osa_visit": "M1",
+        "rec-1": "M1",
+    }
     assert by_id["inpatient/pneumonia_sepsis_admission"]["setting"] == "inpatient"
     assert by_id["rec-1"]["setting"] == "outpatient"
     assert by_id["archive/old"]["codes"] == []
@@ -130,6 +134,27 @@ def test_s3_source_and_destination_with_an_unreadable_object(
     assert error["reason"].startswith("not coded: shard ")
     table = pq.read_table(io.BytesIO(get("codes.parquet")))
     assert table.num_rows == sum(len(r["codes"]) for r in expected.values())
+    risk = manifest["risk"]
+    assert (risk["members_file"], risk["claims_files"]) == (
+        "s3://charts/in/members.csv",
+        ["s3://charts/in/claims.csv"],
+    )
+    assert (risk["members"], risk["members_from_file"], risk["claims"]) == (1, True, True)
+    opportunities = pq.read_table(io.BytesIO(get("opportunities.parquet"))).to_pylist()
+    # COPD on the chart and the claims; the morbid obesity billed, no chart supports it
+    assert {(o["member_id"], o["hcc"], o["status"]) for o in opportunities} >= {
+        ("M1", "280", "confirmed"),
+        ("M1", "48", "delete"),
+    }
+    reasons = {
+        (e["reason"], e.get("member_id"), e.get("chart_id")) for e in manifest["claims_errors"]
+    }
+    assert (errors.MEMBER_WITHOUT_CHARTS, "M2", None) in reasons
+    assert (errors.CHART_WITHOUT_MEMBER, None, "rec-2") in reasons
+    hccs = pq.read_table(io.BytesIO(get("hccs.parquet"))).to_pylist()
+    assert {(h["chart_id"], h["member_id"], h["hcc"]) for h in hccs} >= {
+        ("outpatient/copd_osa_visit", "M1", "280")
+    }
 
 
 def test_s3_keys_and_records_get_the_settings_of_a_local_folder(

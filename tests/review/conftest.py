@@ -3,9 +3,9 @@
 The session's fixture artefacts (tests/conftest.py) code a few charts: the fixture charts, one
 carrying markup, one whose id carries markup, an empty one (an error record) and a 200-page
 chart for load time. The files are written with the flow's own writers (`flows.outputs`).
-Risk adjustment (issue 13) is not in the engine yet: one record gets `hccs` and `raf` in its
-documented shape, and `hccs.parquet` / `opportunities.parquet` are written beside, so the pages
-that show them are tested.
+One record gets `hccs`, `raf` and `member_id` in the shape the run writes them
+(`risk.charts.ChartHcc.to_dict`), and `hccs.parquet` / `opportunities.parquet` are written
+beside with the run's writers (`risk.outputs`), so the pages that show them are tested.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from flows import outputs
 from nlp.coder import ChartCoder
 from nlp.records import Chart
+from risk.outputs import hccs_parquet, opportunities_parquet
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "charts"
 MARKUP = "<script>alert('x')</script> <img src=x onerror=alert(1)>"
@@ -63,7 +62,7 @@ def chart_texts() -> dict[str, str]:
 
 
 def risk_fields(record: dict) -> dict:
-    """`hccs` and `raf` as issue 13 describes them, on the codes the record has."""
+    """`hccs`, `raf` and `member_id` as the run writes them, on the codes the record has."""
     codes = [c for c in record["codes"] if c["hcc"]]
     hccs = [
         {
@@ -71,9 +70,16 @@ def risk_fields(record: dict) -> dict:
             "label": f"label of HCC {c['hcc']}",
             "coefficient": 0.166,
             "codes": [c["code"]],
-            "dropped_by": None,
+            "dropped": False,
+            "dropped_by": [],
             "supported": i == 0,
-            "meat": [{"kind": "treat", **{k: c["evidence"][0][k] for k in ("start", "end")}}]
+            "meat": [
+                {
+                    "code": c["code"],
+                    "kind": "treat",
+                    **{k: c["evidence"][0][k] for k in ("start", "end")},
+                }
+            ]
             if i == 0
             else [],
         }
@@ -106,47 +112,22 @@ def write_results(folder: Path, coder: ChartCoder) -> dict[str, dict]:
         )
     )
     hccs = records["clinic/markup"]["hccs"]
-    pq.write_table(
-        pa.Table.from_pylist(
+    (folder / outputs.HCCS).write_bytes(
+        hccs_parquet([{"chart_id": "clinic/markup", "member_id": "m-1", **h} for h in hccs])
+    )
+    claims_only = {"member_id": "m-1", "hcc": "999", "label": "claims only", "status": "delete"}
+    (folder / outputs.OPPORTUNITIES).write_bytes(
+        opportunities_parquet(
             [
-                {
-                    "chart_id": "clinic/markup",
-                    "member_id": "m-1",
-                    "hcc": h["hcc"],
-                    "label": h["label"],
-                    "coefficient": h["coefficient"],
-                    "codes": h["codes"],
-                    "supported": h["supported"],
-                }
+                {"member_id": "m-1", "hcc": h["hcc"], "label": h["label"], "status": "add",
+                 "raf_effect": 0.166, "chart_codes": h["codes"], "claim_codes": [],
+                 "chart_ids": ["clinic/markup"]}
                 for h in hccs
             ]
-        ),
-        folder / "hccs.parquet",
-    )
-    pq.write_table(
-        pa.Table.from_pylist(
-            [
-                {
-                    "member_id": "m-1",
-                    "hcc": h["hcc"],
-                    "label": h["label"],
-                    "status": "add",
-                    "raf_effect": 0.166,
-                }
-                for h in hccs
-            ]
-            + [
-                {
-                    "member_id": "m-1",
-                    "hcc": "999",
-                    "label": "claims only",
-                    "status": "delete",
-                    "raf_effect": -0.2,
-                }
-            ]
-        ),
-        folder / "opportunities.parquet",
-    )
+            + [{**claims_only, "raf_effect": -0.2, "chart_codes": [], "claim_codes": ["X1"],
+                "chart_ids": []}]
+        )
+    )  # fmt: skip
     return records
 
 
