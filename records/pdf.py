@@ -1,0 +1,134 @@
+"""A PDF chart's text: every page's text layer, and OCR for the pages that have none.
+
+`read_pdf(data, limits)` returns the text with pages joined by a form feed (so offsets into it
+are stable and a page number is 1 + the form feeds before an offset) and one `PageRecord` per
+page. A PDF that cannot be read as a whole raises `PdfError` with the reason: over the byte or
+page limit, not a PDF, truncated (no `%%EOF` at its end), corrupt, no pages, or locked by a user
+password (a PDF with only an owner password opens and is read). A page that fails, or whose OCR
+goes over its time budget, keeps an empty text and its `error`; the other pages stand.
+
+A page's text layer is used when it has at least `min_text_chars` letters and digits, and, for a
+page that is mostly one image (a scan or a fax, often with a short header added as text),
+at least `min_text_chars_on_scan`; otherwise the rendered page is recognised with Tesseract.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from records.ocr import OcrError, recognise
+from records.pages import PAGE_BREAK, PageRecord, PdfError, PdfLimits, PdfText
+from records.pdf_pages import SCAN_COVERAGE, page_text, render, scan_coverage, word_chars
+
+log = logging.getLogger(__name__)
+
+HEADER_WINDOW = 1024  # `%PDF-` must start within the first 1024 bytes, `%%EOF` end the last 1024
+_OPEN_ERRORS = {
+    pdfium_c.FPDF_ERR_PASSWORD: "PDF is locked by a user password: it cannot be opened",
+    pdfium_c.FPDF_ERR_SECURITY: "PDF uses an unsupported security handler: it cannot be opened",
+    pdfium_c.FPDF_ERR_FORMAT: "corrupt PDF: its structure cannot be parsed",
+    pdfium_c.FPDF_ERR_FILE: "corrupt PDF: its file structure cannot be read",
+}
+
+
+def check_envelope(data: bytes, limits: PdfLimits) -> None:
+    """Refuse what is too large, not a PDF, or cut short, before parsing it."""
+    if len(data) > limits.max_bytes:
+        raise PdfError(f"PDF too large: {len(data)} bytes, the limit is {limits.max_bytes}")
+    if b"%PDF-" not in data[:HEADER_WINDOW]:
+        raise PdfError(f"not a PDF: no %PDF- header in its first {HEADER_WINDOW} bytes")
+    if b"%%EOF" not in data[-HEADER_WINDOW:]:
+        raise PdfError(f"truncated PDF: no %%EOF marker in its last {HEADER_WINDOW} bytes")
+
+
+def open_pdf(data: bytes) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise PdfError(_open_failure(data)) from exc
+
+
+def _open_failure(data: bytes) -> str:
+    """Why PDFium would not open a PDF. pypdfium2 refuses a document without pages, reporting
+    PDFium's last error, which is then another document's; loading it again tells them apart."""
+    handle = pdfium_c.FPDF_LoadMemDocument64(data, len(data), None)
+    if handle:
+        pdfium_c.FPDF_CloseDocument(handle)
+        return "PDF has no pages"
+    code = pdfium_c.FPDF_GetLastError()
+    return _OPEN_ERRORS.get(code, f"PDF cannot be opened (PDFium error {code})")
+
+
+def read_pdf(data: bytes, limits: PdfLimits | None = None) -> PdfText:
+    """The text and pages of a PDF (bytes); raises `PdfError` when it cannot be read at all."""
+    limits = limits or PdfLimits()
+    check_envelope(data, limits)
+    document = open_pdf(data)
+    try:
+        count = len(document)
+        if count == 0:
+            raise PdfError("PDF has no pages")
+        if count > limits.max_pages:
+            raise PdfError(f"PDF has {count} pages, the limit is {limits.max_pages}")
+        started = time.perf_counter()
+        texts: list[str] = []
+        pages: list[PageRecord] = []
+        for index in range(count):
+            text, record = read_page(document, index, limits)
+            texts.append(text)
+            pages.append(record)
+    finally:
+        document.close()
+    ocr = sum(1 for p in pages if p.source == "ocr")
+    failed = sum(1 for p in pages if p.error)
+    log.info(
+        "PDF read: %d pages (%d OCR, %d failed) in %.2f s",
+        count,
+        ocr,
+        failed,
+        time.perf_counter() - started,
+    )
+    return PdfText(PAGE_BREAK.join(texts), tuple(pages))
+
+
+def read_page(
+    document: pdfium.PdfDocument, index: int, limits: PdfLimits
+) -> tuple[str, PageRecord]:
+    """One page's text and record; a failure is the page's error, never an exception."""
+    number = index + 1
+    try:
+        page = document[index]
+    except pdfium.PdfiumError as exc:
+        return "", PageRecord(number, "text_layer", None, f"page cannot be loaded: {exc}")
+    try:
+        layer_error = None
+        try:
+            text = page_text(page)
+        except pdfium.PdfiumError as exc:
+            text, layer_error = "", f"text layer cannot be read: {exc}"
+        if layer_error is None and not needs_ocr(page, text, limits):
+            return text, PageRecord(number, "text_layer")
+        try:
+            image, dpi = render(page, limits.ocr_dpi)
+            result = recognise(image, limits.ocr_seconds_per_page, dpi)
+        except (OcrError, pdfium.PdfiumError) as exc:
+            reason = f"{layer_error}; " if layer_error else ""
+            return "", PageRecord(number, "ocr", None, f"{reason}{exc}")
+        return result.text, PageRecord(number, "ocr", result.confidence)
+    finally:
+        page.close()
+
+
+def needs_ocr(page: pdfium.PdfPage, text: str, limits: PdfLimits) -> bool:
+    """Whether the page's text layer is too thin to stand for the page."""
+    chars = word_chars(text)
+    if chars >= limits.min_text_chars_on_scan:
+        return False
+    coverage = scan_coverage(page)
+    if coverage >= SCAN_COVERAGE:
+        return True
+    return chars < limits.min_text_chars and coverage > 0
