@@ -65,6 +65,8 @@ def test_code_writes_one_record_per_chart_in_input_order(tmp_path, cache):
         "codes": [],
         "error": "empty chart: no text to code",
         "notes": [],
+        "pages": [],
+        "encounters": [],
     }
     assert "Z80.0" in [c["code"] for c in family["codes"]]
     assert binary["error"] == "binary content (NUL bytes): not a text chart"
