@@ -147,6 +147,31 @@ def chart_paths(folder: Path) -> list[tuple[str, Path, Path | None]]:
     return found
 
 
+def chart_id_for(relative_path: str) -> str | None:
+    """The chart id of a file from its path relative to the source (`/`-separated, as an S3
+    key under a prefix): the path without `.txt` or `.pdf`; None for any other file."""
+    if relative_path.endswith(".txt"):
+        return relative_path[: -len(".txt")]
+    if is_pdf(relative_path):
+        return relative_path[: -len(".pdf")]
+    return None
+
+
+def chart_from_bytes(
+    chart_id: str,
+    name: str,
+    data: bytes,
+    max_bytes: int = MAX_CHART_BYTES,
+    setting: str | None = None,
+    limits: PdfLimits | None = None,
+) -> Chart:
+    """A chart from a file's bytes, read by the kind its name (path or key) says: a PDF, else
+    text. `max_bytes` is the text limit; a PDF's own byte limit is `limits.max_bytes`."""
+    if is_pdf(name):
+        return pdf_chart(chart_id, data, setting, limits, max_bytes)
+    return decode_chart(chart_id, data, max_bytes, setting)
+
+
 def duplicate_chart(chart_id: str, first: str, setting: str | None = None) -> Chart:
     """The error record of a second file with a chart id already read from `first`."""
     return Chart(chart_id, "", f"duplicate chart id: already read from {first}", (), setting)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nlp.encounter_rules import EncounterRules
 from nlp.encounters import Encounter, chart_layout
-from nlp.rule_files import ResourceError
+from nlp.rule_files import ResourceError, read_text
 
 THREE_VISITS = (
     "Patient: Jane Doe   DOB: 01/02/1950\n"
@@ -148,10 +150,6 @@ def test_dates_read_month_first(text: str, iso: str | None):
 
 
 def test_rules_name_only_known_date_kinds():
-    import json
-
-    from nlp.rule_files import read_text
-
     data = json.loads(read_text("encounters.json"))
     data["date_of_service_from"] = ["service", "visit"]
     with pytest.raises(ResourceError, match=r"date_of_service_from names \['visit'\]"):

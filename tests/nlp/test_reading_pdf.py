@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nlp.coder import ChartCoder
-from nlp.reading import pdf_chart, read_charts
+from nlp.reading import chart_from_bytes, chart_id_for, pdf_chart, read_charts
 from nlp.records import Chart
 from records import PdfLimits
 from tests.records.pdf_builders import mixed_pdf, scanned_pdf, text_layer_pdf
@@ -145,3 +145,16 @@ def test_scanned_and_text_layer_versions_agree_on_codes_pages_and_dates(coder: C
     assert len(text_codes & scan_codes) / len(text_codes | scan_codes) >= 0.75
     assert {"J18.9", "G43.009", "N18.31"} <= {code for code, _, _ in scan_codes}
     assert [e.date_of_service for e in scan_result.encounters] == ["2026-02-10", "2026-03-15"]
+
+
+def test_files_are_read_by_the_kind_their_name_says():
+    assert chart_id_for("inpatient/a.txt") == "inpatient/a"
+    assert chart_id_for("scans/b.PDF") == "scans/b"
+    assert chart_id_for("notes.docx") is None
+    pdf = chart_from_bytes("b", "scans/b.pdf", text_layer_pdf([VISIT_1]), setting="inpatient")
+    assert (pdf.text, pdf.setting, len(pdf.pages)) == (f"{VISIT_1}\n", "inpatient", 1)
+    text = chart_from_bytes("a", "a.txt", b"HTN.")
+    assert (text.text, text.pages) == ("HTN.", ())
+    assert chart_from_bytes("c", "c.pdf", b"HTN.").error == (
+        "not a PDF: no %PDF- header in its first 1024 bytes"
+    )
