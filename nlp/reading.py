@@ -9,7 +9,8 @@ The rules every entry point shares (`chartcoder code`, the pipeline flow):
   feeds, and the chart keeps how each page was read. Where a `.txt` and a `.pdf` give the same
   id, the second in path order is an error record naming the first. A PDF that cannot be read
   (corrupt, truncated, no pages, locked by a user password, over `PdfLimits`) is an error
-  record with the reason; the 5 MiB text limit applies to the text read from it;
+  record with the reason; the 5 MiB text limit applies to the text read from it; the PDF limits
+  are `records.PdfLimits`, which `CHARTCODER_PDF_*` environment variables override;
 - a chart's setting (`outpatient` | `inpatient`, which overrides the coder's) is a record's
   `"setting"` (absent or null: none), else the folder it sits in: the innermost folder of its
   path relative to the source named exactly `inpatient` or `outpatient`
@@ -95,7 +96,7 @@ def pdf_chart(
     """A chart from a PDF's bytes, or a chart carrying the reason it cannot be coded. Pages that
     failed are named in the chart's notes; the chart is coded from the others."""
     try:
-        pdf = read_pdf(data, limits)
+        pdf = read_pdf(data, limits or PdfLimits.from_env())
     except PdfError as exc:
         return Chart(chart_id, "", str(exc), (), setting)
     failed = [p.page for p in pdf.pages if p.error]
@@ -120,7 +121,7 @@ def pdf_file_chart(
     max_bytes: int = MAX_CHART_BYTES,
 ) -> Chart:
     """A chart from a PDF file; a file over the PDF byte limit is refused without being read."""
-    limits = limits or PdfLimits()
+    limits = limits or PdfLimits.from_env()
     size = path.stat().st_size
     if size > limits.max_bytes:
         error = f"PDF too large: {size} bytes, the limit is {limits.max_bytes}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 PageSource = Literal["text_layer", "ocr"]
@@ -17,6 +19,8 @@ DEFAULT_OCR_SECONDS_PER_PAGE = 60.0
 DEFAULT_OCR_DPI = 300
 DEFAULT_MIN_TEXT_CHARS = 16
 DEFAULT_MIN_TEXT_CHARS_ON_SCAN = 200
+# Environment variables that override a default limit (`PdfLimits.from_env`).
+ENV_PREFIX = "CHARTCODER_PDF_"
 _LINE_BREAKS = re.compile(r"\r\n?|[\f\v\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\ufffe\uffff]")
 
@@ -40,6 +44,24 @@ class PdfLimits:
     ocr_dpi: int = DEFAULT_OCR_DPI
     min_text_chars: int = DEFAULT_MIN_TEXT_CHARS
     min_text_chars_on_scan: int = DEFAULT_MIN_TEXT_CHARS_ON_SCAN
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PdfLimits:
+        """The defaults, each overridden by `CHARTCODER_PDF_<FIELD>` when set
+        (`CHARTCODER_PDF_MAX_PAGES=500`, `CHARTCODER_PDF_OCR_SECONDS_PER_PAGE=30`...)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            name = f"{ENV_PREFIX}{item.name.upper()}"
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            kind = float if item.type in (float, "float") else int
+            try:
+                values[item.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r}: not a number") from None
+        return cls(**values)
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_pages", "ocr_seconds_per_page", "ocr_dpi"):

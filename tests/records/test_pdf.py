@@ -139,3 +139,14 @@ def test_the_default_limits_are_the_documented_ones():
 def test_limits_must_be_positive(field: str):
     with pytest.raises(ValueError, match=rf"PdfLimits.{field}=0: must be greater than 0"):
         PdfLimits(**{field: 0})
+
+
+def test_limits_can_be_set_by_environment_variables():
+    environ = {"CHARTCODER_PDF_MAX_PAGES": "10", "CHARTCODER_PDF_OCR_SECONDS_PER_PAGE": "2.5"}
+    limits = PdfLimits.from_env(environ)
+    assert (limits.max_pages, limits.ocr_seconds_per_page) == (10, 2.5)
+    assert limits.max_bytes == PdfLimits().max_bytes
+    with pytest.raises(ValueError, match=r"CHARTCODER_PDF_MAX_BYTES='big': not a number"):
+        PdfLimits.from_env({"CHARTCODER_PDF_MAX_BYTES": "big"})
+    with pytest.raises(ValueError, match=r"PdfLimits.max_pages=0: must be greater than 0"):
+        PdfLimits.from_env({"CHARTCODER_PDF_MAX_PAGES": "0"})
