@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from nlp.rule_files import ResourceError, read_text
@@ -96,16 +96,16 @@ class EncounterRules:
 
     # --- compiled patterns -----------------------------------------------------------------
 
-    @property
+    @cached_property
     def date_pattern(self) -> re.Pattern[str]:
         return _date_pattern(tuple(sorted(self.months, key=len, reverse=True)))
 
-    @property
+    @cached_property
     def label_pattern(self) -> re.Pattern[str]:
         """A label, its separator, then a date (group `date`)."""
         return _label_pattern(tuple(self.label_kind), self.date_pattern.pattern)
 
-    @property
+    @cached_property
     def title_pattern(self) -> re.Pattern[str]:
         return _phrase_pattern(tuple(self.title_type))
 
@@ -186,7 +186,6 @@ def _phrase(text: str) -> str:
     return r"[ \t]+".join(re.escape(word) for word in text.split())
 
 
-@lru_cache(maxsize=8)
 def _date_pattern(months: tuple[str, ...]) -> re.Pattern[str]:
     month = "|".join(re.escape(m) for m in months)
     return re.compile(
@@ -201,7 +200,6 @@ def _date_pattern(months: tuple[str, ...]) -> re.Pattern[str]:
     )
 
 
-@lru_cache(maxsize=8)
 def _label_pattern(labels: tuple[str, ...], date: str) -> re.Pattern[str]:
     alternatives = "|".join(_phrase(label) for label in sorted(labels, key=len, reverse=True))
     return re.compile(
@@ -210,7 +208,6 @@ def _label_pattern(labels: tuple[str, ...], date: str) -> re.Pattern[str]:
     )
 
 
-@lru_cache(maxsize=8)
 def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(_phrase(p) for p in sorted(phrases, key=len, reverse=True))
     return re.compile(rf"(?<![\w])(?:{alternatives})(?![\w&])", re.IGNORECASE)
