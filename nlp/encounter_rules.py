@@ -160,8 +160,13 @@ class EncounterRules:
         stripped = line.strip()
         match = self.title_pattern.match(stripped)
         if match is not None:
-            rest = stripped[match.end() :]
-            if not rest or re.match(r"[ \t]*[:\-\u2013\u2014|,(/]|[ \t]+\d", rest):
+            rest = stripped[match.end() :].lstrip()
+            if rest.startswith(":"):
+                # "PROGRESS NOTE:" or "Office visit: 02/10/2026", not "Consultation: cardiology"
+                titled = self._date_or_nothing(rest[1:].strip())
+            else:
+                titled = not rest or re.match(r"[\-\u2013\u2014|,(/]|\d", rest) is not None
+            if titled:
                 return self.title_type[" ".join(match.group(0).lower().split())]
         letters = [c for c in stripped if c.isalpha()]
         if letters and len(stripped) <= self.title_max_chars and stripped.upper() == stripped:
@@ -169,6 +174,10 @@ class EncounterRules:
             if match is not None:
                 return self.title_type[" ".join(match.group(0).lower().split())]
         return None
+
+    def _date_or_nothing(self, text: str) -> bool:
+        match = self.date_pattern.match(text)
+        return not text or (match is not None and not text[match.end() :].strip())
 
     def is_signature(self, line: str) -> bool:
         return line.strip().lower().startswith(self.signature_starts)

@@ -175,6 +175,7 @@ def _header(opened, current: _Open, offset: int, note_type, dates, rules) -> _Op
         out_of_order = in_body and not current.may_follow(event.kind, rules)
         if conflict or (out_of_order and event.date not in current.dates.values()):
             current = _new(opened, current, offset)
+            in_body = False
         current.dates.setdefault(event.kind, event.date)
     if note_type is not None and current.note_type is None:
         current.note_type = note_type

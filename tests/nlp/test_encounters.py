@@ -157,3 +157,23 @@ def test_rules_name_only_known_date_kinds():
     del data["note_titles"]
     with pytest.raises(ResourceError, match=r"encounters\.json: malformed"):
         EncounterRules.from_dict(data)
+
+
+def test_narrative_mentions_of_a_stay_or_a_consult_do_not_split_a_note():
+    text = (
+        "PROGRESS NOTE\nDate of Service: 06/01/2026\n"
+        "HPI: was admitted 05/02/2026 for heart failure; discharged 05/06/2026.\n"
+        "Doing well since.\nWeight stable.\nNo edema.\n"
+        "Consultation: cardiology referral placed.\n"
+        "Plan: continue furosemide.\n"
+    )
+    (note,) = chart_layout(text).encounters
+    assert (note.note_type, note.date_of_service) == ("progress_note", "2026-06-01")
+
+
+def test_one_header_line_may_hold_several_dates_of_a_new_stay():
+    text = (
+        "Date of Service: 01/10/2026\nCough.\nLungs clear.\nBronchitis.\n"
+        "Admission Date: 02/01/2026   Discharge Date: 02/04/2026\nPneumonia.\n"
+    )
+    assert dates(text) == ["2026-01-10", "2026-02-04"]
