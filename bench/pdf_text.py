@@ -1,11 +1,13 @@
 """PDF reading speed and OCR accuracy, in one process (records.read_pdf).
 
-    python bench/pdf_text.py [--pages 100] [--scanned 6]
+    python bench/pdf_text.py [--pages 100] [--scanned 6] [--agreement]
 
 1. Text layer: a generated chart of `--pages` text pages (the example charts, page after page),
    read by pypdfium2 (what `records` uses) and, when installed, pdfplumber and pypdf: pages/s.
 2. OCR: `--scanned` image-only pages (clean scans, and faxes: 1-bit, rotated, speckled) read by
    `records.read_pdf`: pages/s and character and word accuracy against the text they were made of.
+3. `--agreement`: each example chart as a text-layer PDF and as a scanned one, coded by the built
+   model at its default threshold: the Jaccard of the two code sets (run `chartcoder train` first).
 """
 
 from __future__ import annotations
@@ -28,17 +30,30 @@ LINES_PER_PAGE = 40
 CHARS_PER_LINE = 90
 
 
+def wrapped_lines(text: str) -> list[str]:
+    """A chart's lines, wrapped at a word to fit a page."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        while len(line) > CHARS_PER_LINE:
+            cut = line.rfind(" ", 0, CHARS_PER_LINE)
+            cut = cut if cut > 0 else CHARS_PER_LINE
+            lines.append(line[:cut])
+            line = line[cut:].lstrip()
+        lines.append(line)
+    return lines
+
+
+def example_charts() -> dict[str, str]:
+    folder = ROOT / "examples" / "charts"
+    return {
+        path.relative_to(folder).with_suffix("").as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(folder.rglob("*.txt"))
+    }
+
+
 def example_pages(count: int) -> list[str]:
     """Pages of the example charts' lines, wrapped to fit a page, repeated to `count` pages."""
-    lines: list[str] = []
-    for path in sorted((ROOT / "examples" / "charts").rglob("*.txt")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            while len(line) > CHARS_PER_LINE:
-                cut = line.rfind(" ", 0, CHARS_PER_LINE)
-                cut = cut if cut > 0 else CHARS_PER_LINE
-                lines.append(line[:cut])
-                line = line[cut:].lstrip()
-            lines.append(line)
+    lines = [line for text in example_charts().values() for line in wrapped_lines(text)]
     pages = []
     for i in range(count):
         start = (i * LINES_PER_PAGE) % max(1, len(lines) - LINES_PER_PAGE)
@@ -104,13 +119,45 @@ def ocr(pages: int) -> None:
         )
 
 
+def agreement() -> None:
+    """Text-layer against scanned PDFs of the example charts, coded by the built model."""
+    from nlp.coder import ChartCoder
+    from nlp.reading import folder_setting, pdf_chart
+
+    coder = ChartCoder.load()
+    scores = []
+    for chart_id, text in example_charts().items():
+        lines = wrapped_lines(text)
+        pages = [
+            "\n".join(lines[i : i + LINES_PER_PAGE]) for i in range(0, len(lines), LINES_PER_PAGE)
+        ]
+        setting = folder_setting(chart_id + ".txt")
+        pair = [
+            pdf_chart(f"{chart_id} (text layer)", text_layer_pdf(pages), setting),
+            pdf_chart(f"{chart_id} (scan)", scanned_pdf(pages), setting),
+        ]
+        text_codes, scan_codes = ({f.code for f in r.codes} for r in coder.code(pair))
+        union = text_codes | scan_codes
+        score = len(text_codes & scan_codes) / len(union) if union else 1.0
+        scores.append(score)
+        print(
+            f"  {chart_id:<42} {len(pages)} pages  Jaccard {score:.2f}  "
+            f"text-only {sorted(text_codes - scan_codes)}  "
+            f"scan-only {sorted(scan_codes - text_codes)}"
+        )
+    print(f"agreement of text-layer and scanned PDFs: mean Jaccard {sum(scores) / len(scores):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=100, help="text-layer pages")
     parser.add_argument("--scanned", type=int, default=6, help="scanned pages of each kind")
+    parser.add_argument("--agreement", action="store_true", help="code text-layer vs scanned")
     args = parser.parse_args()
     text_layer(args.pages)
     ocr(args.scanned)
+    if args.agreement:
+        agreement()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ DEFAULT_MIN_TEXT_CHARS_ON_SCAN = 200
 ENV_PREFIX = "CHARTCODER_PDF_"
 _LINE_BREAKS = re.compile(r"\r\n?|[\f\v\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\ufffe\uffff]")
+# A line break inside a sentence that a page's layout wrapped: after a lower-case word, a digit or
+# a comma, before a lower-case word ("chronic kidney disease,\nstage 3a").
+_WRAPPED = re.compile(r"(?<=[a-z0-9,;])[ \t]*\n(?=[ \t]*[a-z(])")
 
 
 class PdfError(ValueError):
@@ -80,6 +83,13 @@ def clean_text(raw: str) -> str:
     empty), so a page's last line never runs into the next page's first."""
     text = _CONTROL.sub("", _LINE_BREAKS.sub("\n", raw)).rstrip()
     return f"{text}\n" if text else ""
+
+
+def unwrap_lines(text: str) -> str:
+    """A page's text with the line breaks its layout put inside sentences made spaces (the
+    engine starts a sentence at every line break, as an authored text chart means it); the
+    length, and so every offset, is unchanged."""
+    return _WRAPPED.sub(lambda m: " " * len(m.group(0)), text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,9 @@ goes over its time budget, keeps an empty text and its `error`; the other pages 
 A page's text layer is used when it has at least `min_text_chars` letters and digits, and, for a
 page that is mostly one image (a scan or a fax, often with a short header added as text),
 at least `min_text_chars_on_scan`; otherwise the rendered page is recognised with Tesseract.
+Line breaks that a page's layout put inside a sentence (after a lower-case word, a digit or a
+comma, before a lower-case word) are read as spaces, so that a wrapped diagnosis stays one
+sentence.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from records.ocr import OcrError, recognise
-from records.pages import PAGE_BREAK, PageRecord, PdfError, PdfLimits, PdfText
+from records.pages import PAGE_BREAK, PageRecord, PdfError, PdfLimits, PdfText, unwrap_lines
 from records.pdf_pages import SCAN_COVERAGE, page_text, render, scan_coverage, word_chars
 
 log = logging.getLogger(__name__)
@@ -111,14 +114,14 @@ def read_page(
         except pdfium.PdfiumError as exc:
             text, layer_error = "", f"text layer cannot be read: {exc}"
         if layer_error is None and not needs_ocr(page, text, limits):
-            return text, PageRecord(number, "text_layer")
+            return unwrap_lines(text), PageRecord(number, "text_layer")
         try:
             image, dpi = render(page, limits.ocr_dpi)
             result = recognise(image, limits.ocr_seconds_per_page, dpi)
         except (OcrError, pdfium.PdfiumError) as exc:
             reason = f"{layer_error}; " if layer_error else ""
             return "", PageRecord(number, "ocr", None, f"{reason}{exc}")
-        return result.text, PageRecord(number, "ocr", result.confidence)
+        return unwrap_lines(result.text), PageRecord(number, "ocr", result.confidence)
     finally:
         page.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from records.ocr import mean_word_confidence
 from records.ocr_accuracy import character_accuracy, edit_distance, word_accuracy
-from records.pages import clean_text
+from records.pages import clean_text, unwrap_lines
 
 HEADER = (
     "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
@@ -34,3 +34,13 @@ def test_edit_distance_and_accuracy():
 def test_clean_text_keeps_one_line_break_and_no_form_feed():
     assert clean_text("a\r\nb\fc\x00\n\n") == "a\nb\nc\n"
     assert clean_text(" \n\f") == ""
+
+
+def test_layout_line_breaks_inside_a_sentence_become_spaces():
+    text = "1. Type 2 diabetes with diabetic CKD,\nstage 3a. Continue\nmetformin.\nHypertension\n"
+    assert unwrap_lines(text) == (
+        "1. Type 2 diabetes with diabetic CKD, stage 3a. Continue metformin.\nHypertension\n"
+    )
+    assert unwrap_lines("Plan:\nreturn in 3 months.\nA1c 7.4\n(stable)") == (
+        "Plan:\nreturn in 3 months.\nA1c 7.4 (stable)"
+    )
