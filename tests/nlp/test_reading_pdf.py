@@ -3,7 +3,6 @@ and each evidence item's page and date of service."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,9 +25,6 @@ VISIT_2 = (
     "Assessment: Migraine without aura.\n"
     "Chronic kidney disease stage 3a.\n"
     "Electronically signed by A. Smith, MD on 03/16/2026"
-)
-needs_tesseract = pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="tesseract is installed by `make setup`"
 )
 
 
@@ -128,7 +124,6 @@ def test_an_error_record_keeps_its_pages(coder: ChartCoder, tmp_path: Path, monk
     assert [p.source for p in result.pages] == ["ocr"]
 
 
-@needs_tesseract
 def test_scanned_and_text_layer_versions_agree_on_codes_pages_and_dates(coder: ChartCoder):
     text_result, scan_result = coder.code(
         [

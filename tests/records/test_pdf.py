@@ -3,8 +3,6 @@ the tests make themselves (tests/records/pdf_builders.py)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from records import PAGE_BREAK, PageRecord, PdfError, PdfLimits, read_pdf
@@ -24,9 +22,6 @@ SCANNED = (
     "Assessment: Chronic obstructive pulmonary disease.\n"
     "Obstructive sleep apnea on CPAP. Hyperlipidemia.\n"
     "Electronically signed by Jane Roe, MD on 04/03/2026"
-)
-needs_tesseract = pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="tesseract is installed by `make setup`"
 )
 
 
@@ -50,7 +45,6 @@ def test_a_blank_page_without_images_is_an_empty_text_layer_page():
     assert all(p.error is None for p in result.pages)
 
 
-@needs_tesseract
 def test_a_scanned_page_is_recognised_between_text_pages():
     result = read_pdf(mixed_pdf([("text", VISIT_1), ("scan", SCANNED), ("text", VISIT_2)]))
     first, scanned, last = result.page_texts
@@ -63,7 +57,6 @@ def test_a_scanned_page_is_recognised_between_text_pages():
     assert "04/02/2026" in scanned
 
 
-@needs_tesseract
 def test_a_page_over_its_ocr_budget_has_an_error_and_the_others_stand():
     data = mixed_pdf([("text", VISIT_1), ("scan", SCANNED)])
     result = read_pdf(data, PdfLimits(ocr_seconds_per_page=0.001))
