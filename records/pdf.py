@@ -66,36 +66,65 @@ def _open_failure(data: bytes) -> str:
     return _OPEN_ERRORS.get(code, f"PDF cannot be opened (PDFium error {code})")
 
 
-def read_pdf(data: bytes, limits: PdfLimits | None = None) -> PdfText:
-    """The text and pages of a PDF (bytes); raises `PdfError` when it cannot be read at all."""
-    limits = limits or PdfLimits()
+def open_checked(data: bytes, limits: PdfLimits) -> pdfium.PdfDocument:
+    """The open document, once its bytes and page count are within the limits."""
     check_envelope(data, limits)
     document = open_pdf(data)
-    try:
-        count = len(document)
+    count = len(document)
+    if count == 0 or count > limits.max_pages:
+        document.close()
         if count == 0:
             raise PdfError("PDF has no pages")
-        if count > limits.max_pages:
-            raise PdfError(f"PDF has {count} pages, the limit is {limits.max_pages}")
-        started = time.perf_counter()
-        texts: list[str] = []
-        pages: list[PageRecord] = []
-        for index in range(count):
-            text, record = read_page(document, index, limits)
-            texts.append(text)
-            pages.append(record)
+        raise PdfError(f"PDF has {count} pages, the limit is {limits.max_pages}")
+    return document
+
+
+def count_pages(data: bytes, limits: PdfLimits | None = None) -> int:
+    """How many pages a PDF has; raises `PdfError` as `read_pdf` would."""
+    document = open_checked(data, limits or PdfLimits())
+    try:
+        return len(document)
     finally:
         document.close()
-    ocr = sum(1 for p in pages if p.source == "ocr")
-    failed = sum(1 for p in pages if p.error)
+
+
+def read_pdf(data: bytes, limits: PdfLimits | None = None, pages: range | None = None) -> PdfText:
+    """The text and pages of a PDF (bytes); raises `PdfError` when it cannot be read at all.
+    `pages` (0-based page indices, default all) reads part of it: a big PDF's page ranges can
+    be read apart (on several workers) and put back together with `join_parts`."""
+    limits = limits or PdfLimits()
+    document = open_checked(data, limits)
+    started = time.perf_counter()
+    texts: list[str] = []
+    records: list[PageRecord] = []
+    try:
+        count = len(document)
+        wanted = range(count) if pages is None else pages
+        if wanted and (wanted[0] < 0 or wanted[-1] >= count):
+            raise PdfError(f"pages {wanted.start}-{wanted.stop - 1}: the PDF has {count}")
+        for index in wanted:
+            text, record = read_page(document, index, limits)
+            texts.append(text)
+            records.append(record)
+    finally:
+        document.close()
     log.info(
-        "PDF read: %d pages (%d OCR, %d failed) in %.2f s",
+        "PDF read: %d of %d pages (%d OCR, %d failed) in %.2f s",
+        len(records),
         count,
-        ocr,
-        failed,
+        sum(1 for p in records if p.source == "ocr"),
+        sum(1 for p in records if p.error),
         time.perf_counter() - started,
     )
-    return PdfText(PAGE_BREAK.join(texts), tuple(pages))
+    return PdfText(PAGE_BREAK.join(texts), tuple(records))
+
+
+def join_parts(parts: list[PdfText]) -> PdfText:
+    """Consecutive page ranges of one PDF, read apart, as `read_pdf` reads the whole."""
+    return PdfText(
+        PAGE_BREAK.join(part.text for part in parts),
+        tuple(page for part in parts for page in part.pages),
+    )
 
 
 def read_page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from records import PAGE_BREAK, PageRecord, PdfError, PdfLimits, read_pdf
+from records import PAGE_BREAK, PageRecord, PdfError, PdfLimits, count_pages, join_parts, read_pdf
 from records.ocr_accuracy import character_accuracy, word_accuracy
 from tests.records.pdf_builders import (
     mixed_pdf,
@@ -143,3 +143,15 @@ def test_limits_can_be_set_by_environment_variables():
         PdfLimits.from_env({"CHARTCODER_PDF_MAX_BYTES": "big"})
     with pytest.raises(ValueError, match=r"PdfLimits.max_pages=0: must be greater than 0"):
         PdfLimits.from_env({"CHARTCODER_PDF_MAX_PAGES": "0"})
+
+
+def test_page_ranges_read_apart_join_into_the_whole():
+    data = text_layer_pdf([VISIT_1, "", VISIT_2])
+    assert count_pages(data) == 3
+    parts = [read_pdf(data, pages=range(0, 1)), read_pdf(data, pages=range(1, 3))]
+    assert [p.page for p in parts[1].pages] == [2, 3]
+    assert join_parts(parts) == read_pdf(data)
+    with pytest.raises(PdfError, match="pages 2-3: the PDF has 3"):
+        read_pdf(data, pages=range(2, 4))
+    with pytest.raises(PdfError, match="PDF has 3 pages, the limit is 2"):
+        count_pages(data, PdfLimits(max_pages=2))
