@@ -101,6 +101,8 @@ def failed_record(chart_id: str, model_version: str, reason: str) -> dict[str, A
         "codes": [],
         "error": reason,
         "notes": [],
+        "pages": [],
+        "encounters": [],
     }
     return with_run_fields(record, None, None, None)
 
