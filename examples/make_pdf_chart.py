@@ -1,4 +1,4 @@
-"""Writes examples/charts/outpatient/two_visits_scan.pdf: a fictional two-visit chart as a
+"""Writes examples/pdf/two_visits_scan.pdf: a fictional two-visit chart as a
 provider's office sends it, page 1 with a text layer, page 2 a scan (an image, no text layer).
 
     .venv/bin/python examples/make_pdf_chart.py
@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.records.pdf_builders import mixed_pdf  # noqa: E402
 
-TARGET = ROOT / "examples" / "charts" / "outpatient" / "two_visits_scan.pdf"
+TARGET = ROOT / "examples" / "pdf" / "two_visits_scan.pdf"
 
 OFFICE_VISIT = """OFFICE VISIT - FAMILY MEDICINE
 Date of Service: 01/12/2026
