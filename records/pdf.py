@@ -18,17 +18,31 @@ sentence.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from records.ocr import OcrError, recognise
-from records.pages import PAGE_BREAK, PageRecord, PdfError, PdfLimits, PdfText, unwrap_lines
+from records.pages import (
+    PAGE_BREAK,
+    PageRecord,
+    PageSource,
+    PdfError,
+    PdfLimits,
+    PdfText,
+    unwrap_lines,
+)
 from records.pdf_pages import SCAN_COVERAGE, page_text, render, scan_coverage, word_chars
 
 log = logging.getLogger(__name__)
 
+# PDFium is not thread-safe, not even across documents: every call into it holds this lock. OCR,
+# the slow part, runs outside it, so threads reading several PDFs still recognise pages at once.
+PDFIUM_LOCK = threading.RLock()
 HEADER_WINDOW = 1024  # `%PDF-` must start within the first 1024 bytes, `%%EOF` end the last 1024
 _OPEN_ERRORS = {
     pdfium_c.FPDF_ERR_PASSWORD: "PDF is locked by a user password: it cannot be opened",
@@ -69,23 +83,24 @@ def _open_failure(data: bytes) -> str:
 def open_checked(data: bytes, limits: PdfLimits) -> pdfium.PdfDocument:
     """The open document, once its bytes and page count are within the limits."""
     check_envelope(data, limits)
-    document = open_pdf(data)
-    count = len(document)
-    if count == 0 or count > limits.max_pages:
+    with PDFIUM_LOCK:
+        document = open_pdf(data)
+        count = len(document)
+        if 0 < count <= limits.max_pages:
+            return document
         document.close()
-        if count == 0:
-            raise PdfError("PDF has no pages")
-        raise PdfError(f"PDF has {count} pages, the limit is {limits.max_pages}")
-    return document
+    if count == 0:
+        raise PdfError("PDF has no pages")
+    raise PdfError(f"PDF has {count} pages, the limit is {limits.max_pages}")
 
 
 def count_pages(data: bytes, limits: PdfLimits | None = None) -> int:
     """How many pages a PDF has; raises `PdfError` as `read_pdf` would."""
     document = open_checked(data, limits or PdfLimits())
-    try:
-        return len(document)
-    finally:
+    with PDFIUM_LOCK:
+        count = len(document)
         document.close()
+    return count
 
 
 def read_pdf(data: bytes, limits: PdfLimits | None = None, pages: range | None = None) -> PdfText:
@@ -98,7 +113,8 @@ def read_pdf(data: bytes, limits: PdfLimits | None = None, pages: range | None =
     texts: list[str] = []
     records: list[PageRecord] = []
     try:
-        count = len(document)
+        with PDFIUM_LOCK:
+            count = len(document)
         wanted = range(count) if pages is None else pages
         if wanted and (wanted[0] < 0 or wanted[-1] >= count):
             raise PdfError(f"pages {wanted.start}-{wanted.stop - 1}: the PDF has {count}")
@@ -107,7 +123,8 @@ def read_pdf(data: bytes, limits: PdfLimits | None = None, pages: range | None =
             texts.append(text)
             records.append(record)
     finally:
-        document.close()
+        with PDFIUM_LOCK:
+            document.close()
     log.info(
         "PDF read: %d of %d pages (%d OCR, %d failed) in %.2f s",
         len(records),
@@ -127,15 +144,41 @@ def join_parts(parts: list[PdfText]) -> PdfText:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """What PDFium gives of a page: its text, or the image to recognise, or why neither."""
+
+    source: PageSource = "text_layer"
+    text: str = ""
+    image: Image.Image | None = None
+    dpi: int = 0
+    error: str | None = None
+
+
 def read_page(
     document: pdfium.PdfDocument, index: int, limits: PdfLimits
 ) -> tuple[str, PageRecord]:
     """One page's text and record; a failure is the page's error, never an exception."""
     number = index + 1
+    with PDFIUM_LOCK:
+        layer = _page_layer(document, index, limits)
+    if layer.image is None:
+        return unwrap_lines(layer.text), PageRecord(number, layer.source, None, layer.error)
+    try:
+        result = recognise(layer.image, limits.ocr_seconds_per_page, layer.dpi)
+    except OcrError as exc:
+        reason = f"{layer.error}; " if layer.error else ""
+        return "", PageRecord(number, "ocr", None, f"{reason}{exc}")
+    return unwrap_lines(result.text), PageRecord(number, "ocr", result.confidence)
+
+
+def _page_layer(document: pdfium.PdfDocument, index: int, limits: PdfLimits) -> _Layer:
+    """The page's text layer, or its rendered image when the layer is too thin (with the text
+    layer's own error, if it had one); called holding `PDFIUM_LOCK`."""
     try:
         page = document[index]
     except pdfium.PdfiumError as exc:
-        return "", PageRecord(number, "text_layer", None, f"page cannot be loaded: {exc}")
+        return _Layer(error=f"page cannot be loaded: {exc}")
     try:
         layer_error = None
         try:
@@ -143,14 +186,13 @@ def read_page(
         except pdfium.PdfiumError as exc:
             text, layer_error = "", f"text layer cannot be read: {exc}"
         if layer_error is None and not needs_ocr(page, text, limits):
-            return unwrap_lines(text), PageRecord(number, "text_layer")
+            return _Layer(text=text)
         try:
             image, dpi = render(page, limits.ocr_dpi)
-            result = recognise(image, limits.ocr_seconds_per_page, dpi)
-        except (OcrError, pdfium.PdfiumError) as exc:
+        except pdfium.PdfiumError as exc:
             reason = f"{layer_error}; " if layer_error else ""
-            return "", PageRecord(number, "ocr", None, f"{reason}{exc}")
-        return unwrap_lines(result.text), PageRecord(number, "ocr", result.confidence)
+            return _Layer("ocr", error=f"{reason}page cannot be rendered: {exc}")
+        return _Layer("ocr", image=image, dpi=dpi, error=layer_error)
     finally:
         page.close()
 

@@ -60,7 +60,8 @@ def render(page: pdfium.PdfPage, dpi: int) -> tuple[Image.Image, int]:
     scale = min(dpi / 72.0, MAX_RENDER_SIDE / max(width, height, 1.0))
     bitmap = page.render(scale=scale, grayscale=True)
     try:
-        image = bitmap.to_pil()
+        # a grayscale image shares the bitmap's memory: copied before the bitmap is freed
+        image = bitmap.to_pil().copy()
     finally:
         bitmap.close()
     return image, max(1, round(scale * 72))

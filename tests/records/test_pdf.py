@@ -3,6 +3,8 @@ the tests make themselves (tests/records/pdf_builders.py)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from records import PAGE_BREAK, PageRecord, PdfError, PdfLimits, count_pages, join_parts, read_pdf
@@ -155,3 +157,12 @@ def test_page_ranges_read_apart_join_into_the_whole():
         read_pdf(data, pages=range(2, 4))
     with pytest.raises(PdfError, match="PDF has 3 pages, the limit is 2"):
         count_pages(data, PdfLimits(max_pages=2))
+
+
+def test_threads_may_read_pdfs_at_once():
+    # PDFium is not thread-safe; records.pdf serialises its calls (OCR runs outside the lock)
+    documents = [text_layer_pdf([f"{VISIT_1} #{i}", VISIT_2] * 3) for i in range(8)]
+    alone = [read_pdf(d) for d in documents]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(read_pdf, documents * 3))
+    assert together == alone * 3
