@@ -6,7 +6,9 @@
    read by pypdfium2 (what `records` uses) and, when installed, pdfplumber and pypdf: pages/s.
 2. OCR: `--scanned` image-only pages (clean scans, and faxes: 1-bit, rotated, speckled) read by
    `records.read_pdf`: pages/s and character and word accuracy against the text they were made of.
-3. `--agreement`: each example chart as a text-layer PDF and as a scanned one, coded by the built
+3. Workers: the scanned chart's page ranges read by 1 and 2 processes (`read_pdf(pages=...)`,
+   `join_parts`), pages/s each, and whether the joined text equals the whole.
+4. `--agreement`: each example chart as a text-layer PDF and as a scanned one, coded by the built
    model at its default threshold: the Jaccard of the two code sets (run `chartcoder train` first).
 """
 
@@ -17,12 +19,13 @@ import importlib.util
 import io
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from records import PAGE_BREAK, read_pdf  # noqa: E402
+from records import PAGE_BREAK, PdfText, join_parts, read_pdf  # noqa: E402
 from records.ocr_accuracy import character_accuracy, word_accuracy  # noqa: E402
 from tests.records.pdf_builders import scanned_pdf, text_layer_pdf  # noqa: E402
 
@@ -119,6 +122,29 @@ def ocr(pages: int) -> None:
         )
 
 
+def _read_range(data: bytes, first: int, stop: int) -> PdfText:
+    return read_pdf(data, pages=range(first, stop))
+
+
+def workers(pages: int) -> None:
+    """A scanned chart's pages spread over 1 and 2 processes."""
+    data = scanned_pdf(example_pages(pages))
+    whole = None
+    for count in (1, 2):
+        bounds = [pages * i // count for i in range(count + 1)]
+        with ProcessPoolExecutor(max_workers=count) as pool:
+            pool.submit(int, 0).result()  # the workers are up before the clock starts
+            started = time.perf_counter()
+            parts = list(pool.map(_read_range, [data] * count, bounds[:-1], bounds[1:]))
+            seconds = time.perf_counter() - started
+        joined = join_parts(parts)
+        whole = whole or joined
+        print(
+            f"OCR with {count} worker(s): {pages} scanned pages, {pages / seconds:.2f} pages/s"
+            f"{'' if joined == whole else ' (text differs from 1 worker)'}"
+        )
+
+
 def agreement() -> None:
     """Text-layer against scanned PDFs of the example charts, coded by the built model."""
     from nlp.coder import ChartCoder
@@ -156,6 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     text_layer(args.pages)
     ocr(args.scanned)
+    workers(args.scanned)
     if args.agreement:
         agreement()
 
