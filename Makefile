@@ -25,9 +25,9 @@ endif
 # Prefect's server and ephemeral API: no telemetry (offline machines log errors otherwise).
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test setup browser artifacts lint typecheck pytest bench clean
+.PHONY: run test setup browser ocr-engine artifacts lint typecheck pytest bench clean
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser ocr-engine
 
 # The review site's tests drive Debian's Chromium with Playwright (never `playwright install`):
 # installed here when missing (as root, or through sudo), skipped when present.
@@ -43,6 +43,22 @@ browser:
 	      || { $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends chromium; } \
 	      || echo "warning: could not install chromium: the review tests need it" >&2; \
 	  fi; }
+
+# Tesseract, which reads scanned PDF pages (records/ocr.py): Debian's packages, installed when
+# missing (as root, else through sudo). Without apt-get it is only a warning: text-layer PDFs
+# are read all the same and a scanned page carries the error.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng
+ocr-engine:
+	@if tesseract --list-langs 2>/dev/null | grep -qx eng; then :; \
+	elif command -v apt-get >/dev/null; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing $(OCR_PACKAGES)"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$sudo apt-get install -y -qq --no-install-recommends $(OCR_PACKAGES) >/dev/null; \
+	else \
+		echo "warning: no tesseract with English data; scanned PDF pages cannot be read" \
+			"(install $(OCR_PACKAGES) or your system's tesseract)" >&2; \
+	fi
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or set PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -61,8 +77,8 @@ run: artifacts
 	$(BIN)/python -m stack.demo $(if $(filter 1,$(KEEP_UP)),--keep-up)
 
 lint: setup
-	$(BIN)/ruff check nlp flows cli bridge stack review risk tests bench
-	$(BIN)/ruff format --check nlp flows cli bridge stack review risk tests bench
+	$(BIN)/ruff check nlp flows cli bridge stack review risk records tests bench
+	$(BIN)/ruff format --check nlp flows cli bridge stack review risk records tests bench
 
 typecheck: setup
 	$(BIN)/mypy
@@ -76,6 +92,7 @@ bench: artifacts
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/pipeline.py --charts 10000
 	$(BIN)/python bench/events.py --charts 10 1000
+	$(BIN)/python bench/pdf_text.py
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

@@ -44,6 +44,8 @@ CODES_SCHEMA = pa.schema(
         ("billable", pa.bool_()),
         ("hcc", pa.string()),
         ("assertion", pa.string()),
+        ("page", pa.int32()),  # of the code's first evidence span
+        ("date_of_service", pa.string()),
     ]
 )
 
@@ -110,6 +112,8 @@ def failed_record(chart_id: str, model_version: str, reason: str) -> dict[str, A
         "codes": [],
         "error": reason,
         "notes": [],
+        "pages": [],
+        "encounters": [],
     }
     return with_run_fields(record, None, None, None)
 
@@ -144,9 +148,17 @@ def code_rows(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     "billable": bool(code["billable"]),
                     "hcc": code["hcc"],
                     "assertion": code["assertion"],
+                    **_first_evidence_place(code),
                 }
             )
     return rows
+
+
+def _first_evidence_place(code: dict[str, Any]) -> dict[str, Any]:
+    """`page` and `date_of_service` of a code's first evidence span (None without evidence,
+    or in a record written before evidence carried them)."""
+    first = (code.get("evidence") or [{}])[0]
+    return {"page": first.get("page"), "date_of_service": first.get("date_of_service")}
 
 
 def codes_parquet(records: Iterable[dict[str, Any]]) -> bytes:

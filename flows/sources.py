@@ -1,9 +1,12 @@
 """Where charts come from: references to charts (never their text), and reading them back.
 
-A source is a local folder, a local `.txt`/`.jsonl` file, or `s3://bucket/prefix`. The input
-rules are those of `chartcoder code` (`nlp.reading`): a folder contributes its `.txt` files
-recursively, sorted, with the relative path without `.txt` as chart id. Under an S3 prefix the
-same rule applies to keys, and `.jsonl` objects are record files (`{"id", "text"}` per line).
+A source is a local folder, a local `.txt`/`.pdf`/`.jsonl` file, or `s3://bucket/prefix`. The
+input rules are those of `chartcoder code` (`nlp.reading`): a folder contributes its `.txt` and
+`.pdf` files recursively, sorted, with the relative path without `.txt` or `.pdf` as chart id.
+Under an S3 prefix the same rule applies to keys, and `.jsonl` objects are record files
+(`{"id", "text"}` per line). A PDF is read (text layer, OCR) where its bytes are read: in the
+Ray workers. Where a `.txt` and a `.pdf` give one id, both are listed: the run refuses duplicate
+ids as a whole (`chartcoder code` writes the second as an error record instead).
 A chart's setting follows `nlp.reading` too: a record's `"setting"`, else an `inpatient/` or
 `outpatient/` folder in its path (or its `.jsonl` object's key) relative to the source.
 
@@ -24,13 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 from nlp.reading import (
     ChartSourceError,
-    chart_files,
-    decode_chart,
+    chart_from_bytes,
+    chart_id_for,
+    chart_paths,
     folder_setting,
+    is_pdf,
     jsonl_line_chart,
 )
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
+from records import PdfLimits
 
 if TYPE_CHECKING:
     from prefect_aws.s3 import S3Bucket
@@ -92,15 +98,15 @@ def discover(location: Location, bucket: S3Bucket | None = None) -> list[ChartRe
     if path.is_dir():
         return [
             ChartRef(cid, str(p), p.stat().st_size, setting=folder_setting(cid))
-            for cid, p in chart_files(path)
+            for cid, p, _ in chart_paths(path)
         ]
     if path.is_file() and path.suffix == ".jsonl":
         return list(_jsonl_refs(path.name, str(path), path.read_bytes()))
-    if path.is_file() and path.suffix == ".txt":
+    if path.is_file() and (path.suffix == ".txt" or is_pdf(path)):
         return [ChartRef(path.stem, str(path), path.stat().st_size)]
     if not path.exists():
         raise ChartSourceError(f"{path}: no such file or folder")
-    raise ChartSourceError(f"{path}: not a .txt file, a .jsonl file or a folder")
+    raise ChartSourceError(f"{path}: not a .txt file, a .pdf file, a .jsonl file or a folder")
 
 
 def names_at_top(location: Location, bucket: S3Bucket | None = None) -> list[str]:
@@ -131,8 +137,9 @@ def _discover_s3(location: Location, bucket: S3Bucket) -> list[ChartRef]:
         if key.endswith("/") or not relative:
             continue
         setting = folder_setting(relative)
-        if key.endswith(".txt"):
-            refs.append(ChartRef(relative[: -len(".txt")], key, int(obj["Size"]), setting=setting))
+        chart_id = chart_id_for(relative)
+        if chart_id is not None:
+            refs.append(ChartRef(chart_id, key, int(obj["Size"]), setting=setting))
         elif key.endswith(".jsonl"):
             data: bytes = bucket.read_path(key)  # type: ignore[assignment]
             refs.extend(_jsonl_refs(PurePosixPath(key).name, key, data, setting))
@@ -215,13 +222,18 @@ class ChartReader:
         self._client = None
 
     def read(self, ref: ChartRef) -> ReadChart:
-        if ref.offset is None and ref.size > self.max_bytes:
-            error = f"too large: {ref.size} bytes, the limit is {self.max_bytes}"
+        """`max_bytes` limits a text chart's bytes and a PDF's text; a PDF's own bytes are
+        limited by `PdfLimits` (`CHARTCODER_PDF_MAX_BYTES`)."""
+        pdf = ref.offset is None and is_pdf(ref.key)
+        limit = PdfLimits.from_env().max_bytes if pdf else self.max_bytes
+        if ref.offset is None and ref.size > limit:
+            error = f"{'PDF ' if pdf else ''}too large: {ref.size} bytes, the limit is {limit}"
             return ReadChart(Chart(ref.chart_id, "", error), None)
         data = self._bytes(ref)
         digest = hashlib.sha256(data).hexdigest()
         if ref.offset is None:
-            return ReadChart(decode_chart(ref.chart_id, data, self.max_bytes, ref.setting), digest)
+            chart = chart_from_bytes(ref.chart_id, ref.key, data, self.max_bytes, ref.setting)
+            return ReadChart(chart, digest)
         return ReadChart(self._record_chart(ref, data), digest)
 
     def _record_chart(self, ref: ChartRef, raw: bytes) -> Chart:

@@ -28,6 +28,7 @@ from nlp.artifacts import ArtifactError, artifacts_root, find_valid, read_manife
 from nlp.codeset import CodeSet, in_range, undot
 from nlp.coding_rules import CodedMention, CodingRules
 from nlp.conventions import CONVENTIONS, SETTINGS, Convention, Setting
+from nlp.encounters import ChartLayout, chart_layout
 from nlp.features import chart_features
 from nlp.guidelines import Guidelines, TextFinding
 from nlp.linking import Mention
@@ -160,7 +161,14 @@ class ChartCoder:
         for chart in charts:
             if chart.error is not None:
                 results.append(
-                    ChartResult(chart.chart_id, self.model_version, (), chart.error, chart.notes)
+                    ChartResult(
+                        chart.chart_id,
+                        self.model_version,
+                        (),
+                        chart.error,
+                        chart.notes,
+                        chart.pages,
+                    )
                 )
             else:
                 results.append(coded[chart.chart_id])
@@ -215,6 +223,7 @@ class ChartCoder:
         return Candidates(codes, features, [groups[c] for c in codes], findings, line_starts, text)
 
     def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
+        layout = chart_layout(chart.text)
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
         ranked = [c for c in cands.codes if score_of[c] >= self.floor]
@@ -271,13 +280,19 @@ class ChartCoder:
                     billable=info.billable,
                     hcc=info.hcc,
                     assertion=_assertion(group),  # type: ignore[arg-type]
-                    evidence=_evidence(items),
+                    evidence=_evidence(items, layout),
                     notes=tuple(notes),
                 )
             )
         out.sort(key=lambda f: (-f.score, f.code))
         return ChartResult(
-            chart.chart_id, self.model_version, tuple(out[: self.top_k]), None, chart.notes
+            chart.chart_id,
+            self.model_version,
+            tuple(out[: self.top_k]),
+            None,
+            chart.notes,
+            chart.pages,
+            layout.encounters,
         )
 
     def _apply_guidelines(self, chart, cands, kept, score_of, support, group_of):
@@ -414,17 +429,15 @@ def _reads_more(group_of: dict[str, list[CodedMention]]) -> Callable[[str, str],
     return reads_more
 
 
-def _evidence(items: list) -> tuple[Evidence, ...]:
-    """Up to `MAX_EVIDENCE` spans, first in the text first, one per span."""
+def _evidence(items: list, layout: ChartLayout) -> tuple[Evidence, ...]:
+    """Up to `MAX_EVIDENCE` spans, first in the text first, one per span, each with its page
+    and date of service."""
     spans = {}
     for item in items:
-        if isinstance(item, CodedMention):
-            m = item.mention
-            spans[(m.start, m.end)] = Evidence(m.start, m.end, m.section, m.sentence)
-        else:
-            spans[(item.start, item.end)] = Evidence(
-                item.start, item.end, item.section, item.sentence
-            )
+        span = item.mention if isinstance(item, CodedMention) else item
+        spans[(span.start, span.end)] = Evidence(
+            span.start, span.end, span.section, span.sentence, *layout.locate(span.start)
+        )
     return tuple(spans[key] for key in sorted(spans)[:MAX_EVIDENCE])
 
 

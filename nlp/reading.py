@@ -1,8 +1,16 @@
-"""Reading charts: `.txt` files, `.jsonl` files of `{"id", "text"}` records, or folders.
+"""Reading charts: `.txt` files, `.pdf` files, `.jsonl` files of `{"id", "text"}` records, or
+folders.
 
 The rules every entry point shares (`chartcoder code`, the pipeline flow):
 - a folder contributes its `.txt` files, recursively, sorted by path; the chart id is the path
   relative to the folder without `.txt` (a `.txt` file given directly: its stem);
+- a `.pdf` file (any case of the suffix) is one chart, its id the path without `.pdf` as for
+  `.txt`; its text is its pages' (text layer, else OCR: `records.read_pdf`) joined by form
+  feeds, and the chart keeps how each page was read. Where a `.txt` and a `.pdf` give the same
+  id, the second in path order is an error record naming the first. A PDF that cannot be read
+  (corrupt, truncated, no pages, locked by a user password, over `PdfLimits`) is an error
+  record with the reason; the 5 MiB text limit applies to the text read from it; the PDF limits
+  are `records.PdfLimits`, which `CHARTCODER_PDF_*` environment variables override;
 - a chart's setting (`outpatient` | `inpatient`, which overrides the coder's) is a record's
   `"setting"` (absent or null: none), else the folder it sits in: the innermost folder of its
   path relative to the source named exactly `inpatient` or `outpatient`
@@ -22,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from nlp.conventions import SETTINGS
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
+from records import PdfError, PdfLimits, read_pdf
 
 # The coder's settings (`nlp.coding_rules.SETTINGS`), named here so that reading never imports
 # the engine (a test keeps the two equal).
@@ -77,6 +86,98 @@ def text_chart(
     return decode_chart(chart_id, text.encode("utf-8"), max_bytes, setting)
 
 
+def pdf_chart(
+    chart_id: str,
+    data: bytes,
+    setting: str | None = None,
+    limits: PdfLimits | None = None,
+    max_bytes: int = MAX_CHART_BYTES,
+) -> Chart:
+    """A chart from a PDF's bytes, or a chart carrying the reason it cannot be coded. Pages that
+    failed are named in the chart's notes; the chart is coded from the others."""
+    try:
+        pdf = read_pdf(data, limits or PdfLimits.from_env())
+    except PdfError as exc:
+        return Chart(chart_id, "", str(exc), (), setting)
+    failed = [p.page for p in pdf.pages if p.error]
+    notes: tuple[str, ...] = ()
+    if failed:
+        numbers = ", ".join(str(n) for n in failed)
+        notes = (f"{len(failed)} of {len(pdf.pages)} pages could not be read: {numbers}",)
+    size = len(pdf.text.encode("utf-8"))
+    if size > max_bytes:
+        error = f"too large: {size} bytes of text read from the PDF, the limit is {max_bytes}"
+        return Chart(chart_id, "", error, notes, setting, pdf.pages)
+    if not pdf.text.strip():
+        return Chart(chart_id, "", "empty chart: no text on any page", notes, setting, pdf.pages)
+    return Chart(chart_id, pdf.text, None, notes, setting, pdf.pages)
+
+
+def pdf_file_chart(
+    chart_id: str,
+    path: Path,
+    setting: str | None = None,
+    limits: PdfLimits | None = None,
+    max_bytes: int = MAX_CHART_BYTES,
+) -> Chart:
+    """A chart from a PDF file; a file over the PDF byte limit is refused without being read."""
+    limits = limits or PdfLimits.from_env()
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        error = f"PDF too large: {size} bytes, the limit is {limits.max_bytes}"
+        return Chart(chart_id, "", error, (), setting)
+    return pdf_chart(chart_id, path.read_bytes(), setting, limits, max_bytes)
+
+
+def is_pdf(path: Path | PurePosixPath | str) -> bool:
+    return str(path).lower().endswith(".pdf")
+
+
+def chart_paths(folder: Path) -> list[tuple[str, Path, Path | None]]:
+    """(chart id, path, the path read first under the same id or None) of every `.txt` and
+    `.pdf` file under a folder, sorted by path."""
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and (p.suffix == ".txt" or is_pdf(p))
+    )
+    first: dict[str, Path] = {}
+    found = []
+    for path in files:
+        chart_id = path.relative_to(folder).with_suffix("").as_posix()
+        found.append((chart_id, path, first.get(chart_id)))
+        first.setdefault(chart_id, path)
+    return found
+
+
+def chart_id_for(relative_path: str) -> str | None:
+    """The chart id of a file from its path relative to the source (`/`-separated, as an S3
+    key under a prefix): the path without `.txt` or `.pdf`; None for any other file."""
+    if relative_path.endswith(".txt"):
+        return relative_path[: -len(".txt")]
+    if is_pdf(relative_path):
+        return relative_path[: -len(".pdf")]
+    return None
+
+
+def chart_from_bytes(
+    chart_id: str,
+    name: str,
+    data: bytes,
+    max_bytes: int = MAX_CHART_BYTES,
+    setting: str | None = None,
+    limits: PdfLimits | None = None,
+) -> Chart:
+    """A chart from a file's bytes, read by the kind its name (path or key) says: a PDF, else
+    text. `max_bytes` is the text limit; a PDF's own byte limit is `limits.max_bytes`."""
+    if is_pdf(name):
+        return pdf_chart(chart_id, data, setting, limits, max_bytes)
+    return decode_chart(chart_id, data, max_bytes, setting)
+
+
+def duplicate_chart(chart_id: str, first: str, setting: str | None = None) -> Chart:
+    """The error record of a second file with a chart id already read from `first`."""
+    return Chart(chart_id, "", f"duplicate chart id: already read from {first}", (), setting)
+
+
 def chart_files(folder: Path) -> list[tuple[str, Path]]:
     """(chart id, path) of every `.txt` file under a folder, sorted by path."""
     files = sorted(p for p in folder.rglob("*.txt") if p.is_file())
@@ -113,13 +214,23 @@ def read_charts(paths: list[Path], max_bytes: int = MAX_CHART_BYTES) -> Iterator
     """Charts from every path, in the order given."""
     for path in paths:
         if path.is_dir():
-            for chart_id, file in chart_files(path):
-                yield file_chart(chart_id, file, max_bytes, folder_setting(chart_id))
+            for chart_id, file, first in chart_paths(path):
+                setting = folder_setting(chart_id)
+                if first is not None:
+                    yield duplicate_chart(chart_id, first.relative_to(path).as_posix(), setting)
+                elif is_pdf(file):
+                    yield pdf_file_chart(chart_id, file, setting, max_bytes=max_bytes)
+                else:
+                    yield file_chart(chart_id, file, max_bytes, setting)
         elif path.is_file() and path.suffix == ".jsonl":
             yield from read_jsonl(path, max_bytes)
         elif path.is_file() and path.suffix == ".txt":
             yield file_chart(path.stem, path, max_bytes)
+        elif path.is_file() and is_pdf(path):
+            yield pdf_file_chart(path.stem, path, max_bytes=max_bytes)
         elif not path.exists():
             raise ChartSourceError(f"{path}: no such file or folder")
         else:
-            raise ChartSourceError(f"{path}: not a .txt file, a .jsonl file or a folder")
+            raise ChartSourceError(
+                f"{path}: not a .txt file, a .pdf file, a .jsonl file or a folder"
+            )

@@ -69,6 +69,8 @@ def test_code_writes_one_record_per_chart_in_input_order(tmp_path, cache):
         "notes": [],
         "hccs": [],
         "raf": empty["raf"],  # the default demographics' score: age and sex alone
+        "pages": [],
+        "encounters": [],
     }
     assert "Z80.0" in [c["code"] for c in family["codes"]]
     assert binary["error"] == "binary content (NUL bytes): not a text chart"

@@ -97,6 +97,8 @@ def test_codes_a_folder_then_reuses_unchanged_charts(
             "chart_id": r["chart_id"],
             "rank": rank,
             **{k: c[k] for k in ("code", "description", "score", "billable", "hcc", "assertion")},
+            "page": c["evidence"][0]["page"],
+            "date_of_service": c["evidence"][0]["date_of_service"],
         }
         for r in records
         for rank, c in enumerate(r["codes"], start=1)

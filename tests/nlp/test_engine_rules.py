@@ -207,7 +207,15 @@ def test_results_are_plain_and_picklable(coder):
     result = code_one(coder, "HTN.")
     assert pickle.loads(pickle.dumps(result)) == result
     record = result.to_dict()
-    assert set(record) == {"chart_id", "model_version", "codes", "error", "notes"}
+    assert set(record) == {
+        "chart_id",
+        "model_version",
+        "codes",
+        "error",
+        "notes",
+        "pages",
+        "encounters",
+    }
     assert record["codes"][0]["code"] == "I10"
 
 

@@ -143,7 +143,8 @@ def test_a_huge_file_is_refused_without_reading_it(tmp_path: Path):
 def test_missing_or_unsupported_paths_raise(tmp_path: Path):
     with pytest.raises(ChartSourceError, match="no such file or folder"):
         list(read_charts([tmp_path / "missing.txt"]))
-    other = tmp_path / "chart.pdf"
-    other.write_bytes(b"%PDF")
-    with pytest.raises(ChartSourceError, match=r"not a \.txt file, a \.jsonl file or a folder"):
+    other = tmp_path / "chart.docx"
+    other.write_bytes(b"PK")
+    unsupported = r"not a \.txt file, a \.pdf file, a \.jsonl file or a folder"
+    with pytest.raises(ChartSourceError, match=unsupported):
         list(read_charts([other]))

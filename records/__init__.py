@@ -1,0 +1,19 @@
+"""Medical records as files: PDF charts read into text and pages (text layer, else OCR).
+
+Pure Python, no orchestration: `read_pdf(data, limits) -> PdfText` (records.pdf); for a big PDF,
+`count_pages` and `read_pdf(data, limits, pages=range(...))` per part, then `join_parts`.
+"""
+
+from records.pages import PAGE_BREAK, PageRecord, PdfError, PdfLimits, PdfText
+from records.pdf import count_pages, join_parts, read_pdf
+
+__all__ = [
+    "PAGE_BREAK",
+    "PageRecord",
+    "PdfError",
+    "PdfLimits",
+    "PdfText",
+    "count_pages",
+    "join_parts",
+    "read_pdf",
+]
