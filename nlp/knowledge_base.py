@@ -192,6 +192,8 @@ class CrossReferences:
 
 def _reference_words(name: str) -> list[str]:
     words = re.sub(r"[^a-z0-9']+", " ", name.lower()).split()
+    if words[-2:] == ["by", "site"]:  # "see Ulcer, pressure, by site": the entry, sites below it
+        words = words[:-2]
     return [normalize(w) for w in words if w not in _REFERENCE_FILLERS]
 
 

@@ -19,6 +19,8 @@ REFERENCES = CrossReferences(
         row("Disorder > hyperkinetic", see="Disorder, attention-deficit hyperactivity"),
         row("Disorder > attention-deficit hyperactivity", "F90.9"),
         row("Neoplasm, neoplastic"),
+        row("Ulcer > pressure", "L89.9-"),
+        row("Injury > pressure > injury", see="Ulcer, pressure, by site"),
     ]
 )
 
@@ -41,6 +43,11 @@ def test_reference_reads_a_subterm_holding_commas():
 
 def test_reference_follows_the_see_of_its_target():
     assert REFERENCES.code("Disorder, hyperkinetic") == "F90.9"
+
+
+def test_reference_by_site_names_the_entry_whose_sites_follow():
+    # "pressure injury - see Ulcer, pressure, by site": L89.9-, whose children are the sites
+    assert REFERENCES.code("Ulcer, pressure, by site") == "L89.9-"
 
 
 def test_reference_by_site_names_no_code():
