@@ -39,7 +39,14 @@ from prefect.utilities.annotations import quote
 
 from flows.actors import read_artifact_files
 from flows.batch import discover_charts, plan_shards, read_previous
-from flows.coding import code_shard, find_model, merge, run_shards, start_coders
+from flows.coding import (
+    code_shard,
+    duplicate_records,
+    find_model,
+    merge,
+    run_shards,
+    start_coders,
+)
 from flows.delivery import (
     build_manifest,
     count_codes,
@@ -53,8 +60,14 @@ from flows.location_lock import one_run_per_location
 from flows.options import RunOptions
 from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
 from flows.review_outputs import write_review, write_texts
-from flows.risk_adjustment import assess_risk, read_risk_inputs, risk_manifest, with_chart_risk
-from flows.sources import ChartReader, Location
+from flows.risk_adjustment import (
+    assess_risk,
+    read_risk_inputs,
+    risk_manifest,
+    with_chart_risk,
+    with_codeless_risk,
+)
+from flows.sources import ChartReader, Location, split_duplicates
 from flows.storage import Destination, s3_bucket
 
 MAX_PARALLEL_SHARDS = 64
@@ -128,8 +141,16 @@ def code_charts(
             # Ray when a failed run shuts it down (such a call never returns).
             refs = refs_future.result()
             previous = previous_future.result()
+            # A second chart of one id is an error record naming the first; the first is coded.
+            unique, duplicates = split_duplicates(refs, src)
+            if duplicates:
+                logger.warning(
+                    "%d charts with an id already taken, not coded: %s",
+                    len(duplicates),
+                    ", ".join(d.ref.chart_id for d in duplicates[:20]),
+                )
             with stage(timings, "plan"):
-                shards = plan_shards(as_is(refs), options.shard_size, options.workers)
+                shards = plan_shards(as_is(unique), options.shard_size, options.workers)
             shipped = (
                 options.ship_artifacts
                 if options.ship_artifacts is not None
@@ -155,7 +176,9 @@ def code_charts(
         records, characters = merge(shards, results, failed, previous, model.version)
         with stage(timings, "risk"):
             risk = assess_risk(as_is(records), as_is(risk_inputs))
-            records = with_chart_risk(records, risk)
+            records = with_chart_risk(records, risk) + with_codeless_risk(
+                duplicate_records(duplicates, model.version), risk, risk_inputs
+            )
         timings["total"] = round(time.perf_counter() - run_started, 3)
         manifest = build_manifest(
             src,
@@ -172,7 +195,9 @@ def code_charts(
         ) | risk_manifest(risk, risk_inputs)
         with stage(timings, "write"):
             # quote(): Prefect does not walk big collections looking for futures (10k records)
-            write_texts(dest, as_is(ChartReader(src_bucket, options.max_chart_bytes)), as_is(refs))
+            write_texts(
+                dest, as_is(ChartReader(src_bucket, options.max_chart_bytes)), as_is(unique)
+            )
             write_outputs(dest, as_is(records), as_is(risk), as_is(manifest))
         if options.review_site:  # the static review site under the destination's review/
             write_review(dest)
