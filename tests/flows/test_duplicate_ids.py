@@ -14,7 +14,7 @@ from cli.engine import coded_records
 from flows.code_charts import code_charts
 from flows.options import RunOptions
 from flows.outputs import Previous
-from flows.sources import Location, discover, split_duplicates
+from flows.sources import ChartRef, Location, discover, split_duplicates
 from nlp.artifacts import Bundle
 from nlp.coder import ChartCoder
 from nlp.meat import MeatFinder
@@ -127,3 +127,19 @@ def test_a_duplicate_id_is_an_error_record_and_the_run_goes_on(
     manifest = json.loads((dest / "manifest.json").read_text())
     assert (manifest["charts_total"], manifest["charts_reused"]) == (3, 2)
     assert read_lines(dest / "charts.jsonl") == records
+
+
+def test_under_s3_the_first_is_named_by_its_key_below_the_prefix():
+    location = Location.parse("s3://landing/incoming/b1")
+    refs = [
+        ChartRef("x/a", "incoming/b1/x/a.pdf", 10),
+        ChartRef("x/a", "incoming/b1/x/a.txt", 5),
+        ChartRef("y", "incoming/b1/batch.jsonl", 8, offset=0, line_no=1),
+        ChartRef("y", "incoming/b1/batch.jsonl", 8, offset=8, line_no=2),
+    ]
+    unique, duplicates = split_duplicates(refs, location)
+    assert unique == [refs[0], refs[2]]
+    assert [(d.ref, d.first) for d in duplicates] == [
+        (refs[1], "x/a.pdf"),
+        (refs[3], "batch.jsonl:1"),
+    ]
