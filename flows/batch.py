@@ -21,7 +21,6 @@ from flows.sources import (
     auto_shard_size,
     balanced_shards,
     discover,
-    duplicate_ids,
 )
 from flows.storage import Destination
 from nlp.reading import ChartSourceError
@@ -29,14 +28,12 @@ from nlp.reading import ChartSourceError
 
 @task(persist_result=False, cache_policy=NO_CACHE)
 def discover_charts(location: Location, bucket: Any) -> list[ChartRef]:
-    """Every chart at `location`; a source with no chart, or two charts of one id, is an error."""
+    """Every chart at `location`, duplicate ids included (`flows.sources.split_duplicates`
+    makes the later ones error records); a source with no chart is an error."""
     logger = get_run_logger()
     refs = discover(location, bucket)
     if not refs:
-        raise ChartSourceError(f"{location.uri}: no charts (.txt files or .jsonl records)")
-    dups = duplicate_ids(refs)
-    if dups:
-        raise ChartSourceError(f"{location.uri}: duplicate chart ids: {', '.join(dups[:10])}")
+        raise ChartSourceError(f"{location.uri}: no charts (.txt or .pdf files, .jsonl records)")
     logger.info(
         "found %d charts (%d bytes) at %s", len(refs), sum(r.size for r in refs), location.uri
     )

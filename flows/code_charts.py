@@ -1,9 +1,11 @@
 """The pipeline: code a batch of charts on an ephemeral Ray cluster, visible in Prefect.
 
-    read members and claims -> discover -> plan shards -> provision Ray -> start coders
-             -> code shards (one task each; MEAT found beside the text) -> risk adjustment
-             -> write texts.jsonl / charts.jsonl / codes.parquet / hccs.parquet /
-                opportunities.parquet / manifest.json
+    read members and claims -> discover (a duplicate id: an error record) -> plan shards
+             -> provision Ray -> start coders
+             -> code shards (one task each; MEAT found beside the text)
+             -> write texts.jsonl (the coders' texts, through Ray) -> risk adjustment
+             -> write charts.jsonl / codes.parquet / hccs.parquet / opportunities.parquet /
+                manifest.json
              [-> review site under review/] -> report -> notify
              (Ray is released in every case)
 
@@ -29,6 +31,7 @@ Each chart is coded under its own setting (a `.jsonl` record's `"setting"`, or a
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -39,7 +42,14 @@ from prefect.utilities.annotations import quote
 
 from flows.actors import read_artifact_files
 from flows.batch import discover_charts, plan_shards, read_previous
-from flows.coding import code_shard, find_model, merge, run_shards, start_coders
+from flows.coding import (
+    code_shard,
+    duplicate_records,
+    find_model,
+    merge,
+    run_shards,
+    start_coders,
+)
 from flows.delivery import (
     build_manifest,
     count_codes,
@@ -53,8 +63,14 @@ from flows.location_lock import one_run_per_location
 from flows.options import RunOptions
 from flows.ray_cluster import RaySpec, ray_cluster, teardown_in_background
 from flows.review_outputs import write_review, write_texts
-from flows.risk_adjustment import assess_risk, read_risk_inputs, risk_manifest, with_chart_risk
-from flows.sources import ChartReader, Location
+from flows.risk_adjustment import (
+    assess_risk,
+    read_risk_inputs,
+    risk_manifest,
+    with_chart_risk,
+    with_codeless_risk,
+)
+from flows.sources import ChartReader, Location, split_duplicates
 from flows.storage import Destination, s3_bucket
 
 MAX_PARALLEL_SHARDS = 64
@@ -128,8 +144,16 @@ def code_charts(
             # Ray when a failed run shuts it down (such a call never returns).
             refs = refs_future.result()
             previous = previous_future.result()
+            # A second chart of one id is an error record naming the first; the first is coded.
+            unique, duplicates = split_duplicates(refs, src)
+            if duplicates:
+                logger.warning(
+                    "%d charts with an id already taken, not coded: %s",
+                    len(duplicates),
+                    ", ".join(d.ref.chart_id for d in duplicates[:20]),
+                )
             with stage(timings, "plan"):
-                shards = plan_shards(as_is(refs), options.shard_size, options.workers)
+                shards = plan_shards(as_is(unique), options.shard_size, options.workers)
             shipped = (
                 options.ship_artifacts
                 if options.ship_artifacts is not None
@@ -151,11 +175,23 @@ def code_charts(
                     code_shard.with_options(retries=options.shard_retries, retry_delay_seconds=1),
                     options.shard_timeout_seconds,
                 )
+            with stage(timings, "texts"):
+                # while Ray is up: the coders' texts are Ray objects (only handles cross here)
+                write_texts(
+                    dest,
+                    as_is(ChartReader(src_bucket, options.max_chart_bytes)),
+                    as_is(unique),
+                    as_is([result.texts for result in results.values()]),
+                )
+                # the texts' objects are freed once nothing holds their handles
+                results = {shard: replace(r, texts=None) for shard, r in results.items()}
 
         records, characters = merge(shards, results, failed, previous, model.version)
         with stage(timings, "risk"):
             risk = assess_risk(as_is(records), as_is(risk_inputs))
-            records = with_chart_risk(records, risk)
+            records = with_chart_risk(records, risk) + with_codeless_risk(
+                duplicate_records(duplicates, model.version), risk, risk_inputs
+            )
         timings["total"] = round(time.perf_counter() - run_started, 3)
         manifest = build_manifest(
             src,
@@ -172,7 +208,6 @@ def code_charts(
         ) | risk_manifest(risk, risk_inputs)
         with stage(timings, "write"):
             # quote(): Prefect does not walk big collections looking for futures (10k records)
-            write_texts(dest, as_is(ChartReader(src_bucket, options.max_chart_bytes)), as_is(refs))
             write_outputs(dest, as_is(records), as_is(risk), as_is(manifest))
         if options.review_site:  # the static review site under the destination's review/
             write_review(dest)

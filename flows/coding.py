@@ -1,6 +1,10 @@
 """The coding stage: the model found, coders started on Ray, every coder kept busy with one
 shard task at a time, and the shards' results merged into one record per chart.
 
+Charts whose id an earlier chart already has are not coded: `duplicate_records` are their
+error records (naming the first), added after the coded ones, so that nothing keyed by chart id
+(the merge, risk adjustment, the reuse of earlier results) sees two records of one id.
+
 A shard is one Prefect task run (`code-shard-0003`), retried on failure; a shard that fails
 after its retries does not stop the others: its charts become error records. Tasks pass chart
 references and return plain records and metrics (`flows.actors.ShardResult`), never chart text.
@@ -21,7 +25,7 @@ from prefect.utilities.annotations import quote
 from flows import artifacts_report, outputs
 from flows.actors import ArtifactFiles, CoderPool, ShardResult, WorkerInfo
 from flows.outputs import Previous
-from flows.sources import ChartReader, ChartRef
+from flows.sources import ChartReader, ChartRef, DuplicateRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,3 +166,11 @@ def merge(
                 f"not coded: shard {shard} failed after its retries ({reason})",
             )
     return sorted(records.values(), key=lambda r: r["chart_id"]), characters
+
+
+def duplicate_records(duplicates: list[DuplicateRef], model_version: str) -> list[dict[str, Any]]:
+    """The error record of each duplicate (no codes; it names the chart coded under its id),
+    in discovery order. They join the records after risk adjustment
+    (`flows.risk_adjustment.with_codeless_risk`) and are sorted after the coded chart of their id
+    (a stable sort), which is the record a later run reuses (`flows.outputs.Previous`)."""
+    return [outputs.failed_record(d.ref.chart_id, model_version, d.reason) for d in duplicates]

@@ -67,7 +67,8 @@ class Previous:
             except ValueError:
                 continue  # a damaged old file only costs recoding
             if isinstance(record, dict) and isinstance(record.get("chart_id"), str):
-                records[record["chart_id"]] = record
+                # the first of an id: a duplicate's error record follows the coded chart
+                records.setdefault(record["chart_id"], record)
         return cls(records)
 
     def reusable(self, chart_ids: Iterable[str], model_version: str) -> dict[str, str]:

@@ -23,9 +23,11 @@ from flows.sources import Location, names_at_top
 from flows.storage import s3_bucket
 from nlp.reading import ChartSourceError
 from risk.batch import BatchRisk, assess_batch
+from risk.charts import chart_risk
 from risk.claims import Claims, read_claims
 from risk.errors import RiskInputError
 from risk.members import Members, read_members
+from risk.model import DEFAULT_DEMOGRAPHICS, RiskModel
 from risk.sources import landing_inputs
 
 
@@ -92,6 +94,27 @@ def with_chart_risk(records: list[dict[str, Any]], batch: BatchRisk) -> list[dic
         | batch.charts[str(r["chart_id"])].record_fields()
         for r in records
     ]
+
+
+def with_codeless_risk(
+    records: list[dict[str, Any]], batch: BatchRisk, inputs: RiskInputs
+) -> list[dict[str, Any]]:
+    """Records left out of the batch's risk adjustment (the error record of a duplicate id,
+    which would take the place of the coded chart of that id): each with the member of its id
+    and the HCCs (none) and RAF of a chart without codes under that member's demographics, as
+    `chartcoder code` gives them."""
+    if not records:
+        return []
+    model = RiskModel()
+    members = inputs.members.members if inputs.members is not None else {}
+    extended = []
+    for record in records:
+        member_id = batch.chart_members.get(str(record["chart_id"]))
+        member = members.get(member_id) if member_id is not None else None
+        demographics = member.demographics if member is not None else DEFAULT_DEMOGRAPHICS
+        risk = chart_risk(record, demographics, model).record_fields()
+        extended.append(record | {"member_id": member_id} | risk)
+    return extended
 
 
 def risk_manifest(batch: BatchRisk, inputs: RiskInputs) -> dict[str, Any]:

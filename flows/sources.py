@@ -5,8 +5,9 @@ input rules are those of `chartcoder code` (`nlp.reading`): a folder contributes
 `.pdf` files recursively, sorted, with the relative path without `.txt` or `.pdf` as chart id.
 Under an S3 prefix the same rule applies to keys, and `.jsonl` objects are record files
 (`{"id", "text"}` per line). A PDF is read (text layer, OCR) where its bytes are read: in the
-Ray workers. Where a `.txt` and a `.pdf` give one id, both are listed: the run refuses duplicate
-ids as a whole (`chartcoder code` writes the second as an error record instead).
+Ray workers. Where two charts give one id (a `.txt` and a `.pdf`, two `.jsonl` records), both
+are listed; `split_duplicates` keeps the first in path order for coding and makes the second
+an error record naming the first (`nlp.reading.duplicate_chart`, as `chartcoder code` does).
 A chart's setting follows `nlp.reading` too: a record's `"setting"`, else an `inpatient/` or
 `outpatient/` folder in its path (or its `.jsonl` object's key) relative to the source.
 
@@ -30,6 +31,7 @@ from nlp.reading import (
     chart_from_bytes,
     chart_id_for,
     chart_paths,
+    duplicate_chart,
     folder_setting,
     is_pdf,
     jsonl_line_chart,
@@ -189,10 +191,44 @@ def balanced_shards(refs: list[ChartRef], shard_size: int) -> list[list[ChartRef
     return shards
 
 
-def duplicate_ids(refs: list[ChartRef]) -> list[str]:
-    seen: set[str] = set()
-    dups = {r.chart_id for r in refs if r.chart_id in seen or seen.add(r.chart_id)}  # type: ignore[func-returns-value]
-    return sorted(dups)
+@dataclass(frozen=True, slots=True)
+class DuplicateRef:
+    """A chart whose id an earlier chart of the source already has: it is not read or coded,
+    its record is an error naming where the first one is (`place`, as `chartcoder code` names
+    it: the path relative to the source, `name.jsonl:line` for a record)."""
+
+    ref: ChartRef
+    first: str
+
+    @property
+    def reason(self) -> str:
+        return str(duplicate_chart(self.ref.chart_id, self.first).error)
+
+
+def ref_place(ref: ChartRef, location: Location) -> str:
+    """Where a chart sits, relative to its source: `a.pdf`, `in/notes.jsonl:3`."""
+    if location.is_s3:
+        name = ref.key[len(location.prefix) :]
+    elif location.path.is_dir():
+        name = Path(ref.key).relative_to(location.path).as_posix()
+    else:
+        name = Path(ref.key).name
+    return f"{name}:{ref.line_no}" if ref.line_no is not None else name
+
+
+def split_duplicates(
+    refs: list[ChartRef], location: Location
+) -> tuple[list[ChartRef], list[DuplicateRef]]:
+    """The charts to code (the first of each id, in discovery order: path order, then line
+    order) and the later ones with an id already seen, each naming the first."""
+    first: dict[str, ChartRef] = {}
+    duplicates = []
+    for ref in refs:
+        if ref.chart_id in first:
+            duplicates.append(DuplicateRef(ref, ref_place(first[ref.chart_id], location)))
+        else:
+            first[ref.chart_id] = ref
+    return list(first.values()), duplicates
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,10 @@ def build(results: Results) -> dict[str, bytes]:
     risk = RiskIndex(results.hcc_rows, results.opportunity_rows)
     files: dict[str, bytes] = {}
     rows = []
-    for record in results.records:
+    for number, record in enumerate(results.records):
         name = page_name(record["chart_id"])
+        if name in files:  # a second record of one id (a duplicate's error record)
+            name = page_name(f"{record['chart_id']}#{number}")
         chart_risk = risk.for_chart(record)
         text = results.texts.get(record["chart_id"])
         files[name] = chart_page(record, text, chart_risk, site).encode("utf-8")

@@ -1,12 +1,15 @@
 """The whole chain on this machine (`make run`): charts land in S3, a run codes them, codes shown.
 
-    python -m stack.demo [--keep-up] [--charts FOLDER] [--members CSV] [--claims FILE]
-                         [stack options of `chartcoder up`]
+    python -m stack.demo [--keep-up] [--charts FOLDER] [--pdfs FOLDER] [--members CSV]
+                         [--claims FILE] [stack options of `chartcoder up`]
 
-`chartcoder up`; the example charts uploaded as a new batch (`demo-<time>/`), with the example
-members and claims files beside them (`members.csv`, `claims.csv`: the landing-prefix files of
-docs/events.md), then the `_READY` marker; the bridge's event triggers the `code-charts`
-deployment; once the run is over, each chart's codes, HCCs and RAF, the batch's opportunities
+`chartcoder up`; the example charts uploaded as a new batch (`demo-<time>/`): the text charts
+as one JSON-lines object and the example PDF chart (`examples/pdf/two_visits_scan.pdf`, a text
+layer page and a scanned one) as its own object, with the example members and claims files
+beside them (`members.csv`, `claims.csv`: the landing-prefix files of docs/events.md), then
+the `_READY` marker; the bridge's event triggers the `code-charts` deployment; once the run is
+over, each chart's codes, HCCs and RAF (for the PDF chart also its pages, text layer or OCR
+with the OCR confidence, and its encounters' dates of service), the batch's opportunities
 against the claims (member, HCC, status, RAF effect), the results location, the review site
 (`chartcoder review` of the local copy) and the run's page in the Prefect UI are printed; then
 `chartcoder down`, unless `--keep-up` (or KEEP_UP=1) leaves the stack up to browse the UI.
@@ -35,6 +38,7 @@ from stack.lifecycle import flow_run_processes, status, stop, up
 from stack.settings import PROJECT_DIR, StackSettings, split_s3
 
 EXAMPLES = PROJECT_DIR / "examples" / "charts"
+EXAMPLE_PDFS = PROJECT_DIR / "examples" / "pdf"
 EXAMPLE_MEMBERS = PROJECT_DIR / "examples" / "members.csv"
 EXAMPLE_CLAIMS = PROJECT_DIR / "examples" / "claims.csv"
 RESULT_FILES = (
@@ -84,6 +88,16 @@ def example_charts(folder: Path = EXAMPLES) -> dict[str, bytes]:
     if not lines:
         raise ValueError(f"{folder}: no .txt charts")
     return {"examples.jsonl": ("\n".join(lines) + "\n").encode("utf-8")}
+
+
+def example_pdfs(folder: Path | None = EXAMPLE_PDFS) -> dict[str, bytes]:
+    """Every .pdf directly in `folder` as its own object, named as in the folder (chart id: the
+    name without `.pdf`). They land directly in the batch prefix, not in a settings folder: the
+    bridge batches by the key's parent, so an `outpatient/` folder would be a second batch of
+    its own; the run codes them under its setting (outpatient)."""
+    if folder is None:
+        return {}
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.pdf"))}
 
 
 def risk_files(members: Path | None, claims: Path | None) -> dict[str, bytes]:
@@ -191,6 +205,7 @@ def demo(
     keep_up: bool,
     charts: Path = EXAMPLES,
     out: Path = OUT,
+    pdfs: Path | None = EXAMPLE_PDFS,
     members: Path | None = EXAMPLE_MEMBERS,
     claims: Path | None = EXAMPLE_CLAIMS,
 ) -> int:
@@ -199,7 +214,7 @@ def demo(
     def say(text: str = "") -> None:
         print(text, flush=True)
 
-    files = example_charts(charts)
+    files = example_charts(charts) | example_pdfs(pdfs)
     extra = risk_files(members, claims)
     was_up = any(part.running for part in status(settings.state_dir))
     say(f"stack: {json.dumps(up(settings))}")
@@ -208,7 +223,9 @@ def demo(
         batch = time.strftime("demo-%Y%m%d-%H%M%S")
         source = batch_source(settings, batch)
         landed = upload(settings, batch, files | extra, marker=True)
-        count = sum(data.count(b"\n") for data in files.values())
+        count = sum(
+            data.count(b"\n") if name.endswith(".jsonl") else 1 for name, data in files.items()
+        )
         say(
             f"uploaded {count} charts ({', '.join([*files, *extra])}) and {settings.marker} "
             f"to {source}"
@@ -260,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--charts", type=Path, default=EXAMPLES, help="folder of .txt charts")
     parser.add_argument("--out", type=Path, default=OUT, help="where results are copied")
     parser.add_argument(
+        "--pdfs",
+        type=Path,
+        default=EXAMPLE_PDFS,
+        help="folder whose .pdf charts land beside the text charts (default: examples/pdf)",
+    )
+    parser.add_argument(
         "--members",
         type=Path,
         default=EXAMPLE_MEMBERS,
@@ -285,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         keep_up=keep,
         charts=args.charts,
         out=args.out,
+        pdfs=args.pdfs,
         members=args.members,
         claims=args.claims,
     )

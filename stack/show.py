@@ -1,5 +1,6 @@
 """A one-screen view of `chartcoder code` results: each chart's codes with their evidence, its
-HCCs and RAF; and of a run's opportunities (`opportunities.parquet`).
+HCCs and RAF, and for a PDF chart how each page was read and its encounters' dates of service;
+and of a run's opportunities (`opportunities.parquet`).
 
 python -m stack.show out/examples.jsonl
 """
@@ -21,6 +22,7 @@ def render(records: list[dict]) -> str:
             lines.append(f"{header}: not coded ({record['error']})")
             continue
         lines.append(f"{header}: {len(record['codes'])} codes")
+        lines += [f"  {line}" for line in page_lines(record)]
         for code in record["codes"][:MAX_CODES]:
             hcc = f" HCC {code['hcc']}" if code["hcc"] else ""
             notes = ", ".join(sorted({n["kind"] for n in code["notes"]}))
@@ -33,6 +35,31 @@ def render(records: list[dict]) -> str:
         if "hccs" in record:
             lines.append("  " + hcc_line(record))
     return "\n".join(lines)
+
+
+def page_lines(record: dict) -> list[str]:
+    """A PDF chart's pages (number, text layer or OCR, OCR confidence, a page's error) and its
+    encounters (date of service, pages, note type); nothing for a text chart (no `pages`)."""
+    pages = record.get("pages") or []
+    if not pages:
+        return []
+    lines = []
+    for page in pages:
+        confidence = page.get("ocr_confidence")
+        shown = f"page {page['page']}: {page['source']}"
+        if confidence is not None:
+            shown += f", ocr_confidence {confidence:.2f}"
+        if page.get("error"):
+            shown += f", not read ({page['error']})"
+        lines.append(shown)
+    for encounter in record.get("encounters") or []:
+        first, last = encounter["first_page"], encounter["last_page"]
+        where = f"page {first}" if first == last else f"pages {first}-{last}"
+        note = f", {encounter['note_type']}" if encounter.get("note_type") else ""
+        lines.append(
+            f"encounter: date of service {encounter['date_of_service'] or 'unknown'}, {where}{note}"
+        )
+    return lines
 
 
 def hcc_line(record: dict) -> str:

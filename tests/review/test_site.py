@@ -168,3 +168,20 @@ def test_the_command_writes_the_site_and_refuses_what_is_not_results(
     assert main(["review", str(tmp_path / "nowhere"), "--output", str(tmp_path / "x")]) == 2
     assert "no such folder" in capsys.readouterr().err
     assert main(["review", "http://host/x", "--output", str(tmp_path / "x")]) == 2
+
+
+def test_a_duplicate_ids_error_record_gets_a_page_of_its_own(tmp_path: Path) -> None:
+    coded = {"chart_id": "a", "codes": [], "error": None}
+    duplicate = {
+        "chart_id": "a",
+        "codes": [],
+        "error": "duplicate chart id: already read from a.pdf",
+    }
+    lines = "".join(json.dumps(r) + "\n" for r in (coded, duplicate))
+    (tmp_path / "charts.jsonl").write_text(lines, encoding="utf-8")
+    files = build(load(local_reader(tmp_path), "here/"))
+    pages = [name for name in files if name.startswith("chart-")]
+    assert len(pages) == 2
+    assert "already read from a.pdf" not in files[page_name("a")].decode()
+    (second,) = set(pages) - {page_name("a")}
+    assert "already read from a.pdf" in files[second].decode()
