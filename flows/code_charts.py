@@ -31,7 +31,6 @@ Each chart is coded under its own setting (a `.jsonl` record's `"setting"`, or a
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -183,8 +182,6 @@ def code_charts(
                     as_is(unique),
                     as_is([result.texts for result in results.values()]),
                 )
-                # the texts' objects are freed once nothing holds their handles
-                results = {shard: replace(r, texts=None) for shard, r in results.items()}
 
         records, characters = merge(shards, results, failed, previous, model.version)
         with stage(timings, "risk"):
