@@ -4,9 +4,7 @@ An actor loads the engine once, in `__init__`, from built artefacts: a folder ev
 read (a shared cache), or files shipped once through the object store. It reads the charts of a
 shard itself from their references and returns plain records and metrics, never chart text:
 the MEAT evidence of each HCC-bearing code (`nlp.meat`) is found here, where the text is, and
-leaves as offsets. The text each chart was read as (OCR included) leaves as a second Ray object
-of the call, which the driver owns (`ShardResult.texts` is its handle): `texts.jsonl` is
-written from it, so no chart is read, or a scanned page recognised, twice.
+leaves as offsets.
 Each chart is coded under its own setting (a record's, or its folder's) or else the actor's.
 Actors restart when they or their node die, and the call in flight is retried (`max_restarts`,
 `max_task_retries`); results are keyed by chart id, so a retried shard is harmless.
@@ -19,7 +17,7 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +46,6 @@ class ChartOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ShardResult:
-    """A shard's records and metrics; `texts` is the Ray object (an `ObjectRef`, set by
-    `CoderPool.code`) of its charts' texts, chart id -> text: a handle, never the text."""
-
     shard: int
     outcomes: tuple[ChartOutcome, ...]
     characters: int
@@ -59,7 +54,6 @@ class ShardResult:
     worker: str
     errors: int = 0
     reused: int = 0
-    texts: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,22 +105,13 @@ class ChartCoderWorker:
     def code_shard(self, shard: int, refs: list[ChartRef], known: dict[str, str]) -> ShardResult:
         """Read and code a shard; `known` maps chart id -> `reuse_key` of a reusable previous
         record (the same bytes, coded under the same setting and convention)."""
-        return self.code_shard_and_texts(shard, refs, known)[0]
-
-    def code_shard_and_texts(
-        self, shard: int, refs: list[ChartRef], known: dict[str, str]
-    ) -> tuple[ShardResult, dict[str, str]]:
-        """`code_shard`, and each chart's text as read (reused and unreadable charts included:
-        "" for a chart with no text), for `texts.jsonl`."""
         started = time.perf_counter()
-        texts: dict[str, str] = {}
         outcomes: dict[str, ChartOutcome] = {}
         to_code: list[tuple[Chart, str | None]] = []
         characters = 0
         convention = self.coder.convention
         for ref in refs:
             read = self.reader.read(ref)
-            texts[ref.chart_id] = read.chart.text
             setting = read.chart.setting or self.coder.setting
             if read.sha256 is not None and known.get(ref.chart_id) == reuse_key(
                 read.sha256, setting, convention
@@ -145,7 +130,7 @@ class ChartCoderWorker:
                 chart.chart_id, digest, record, False, setting, convention
             )
         ordered = tuple(outcomes[ref.chart_id] for ref in refs)
-        result = ShardResult(
+        return ShardResult(
             shard=shard,
             outcomes=ordered,
             characters=characters,
@@ -155,7 +140,6 @@ class ChartCoderWorker:
             errors=sum(1 for o in ordered if o.record is not None and o.record["error"]),
             reused=sum(1 for o in ordered if o.reused),
         )
-        return result, texts
 
     def _code(self, charts: list[Chart]) -> list[dict[str, Any]]:
         """Records for a batch, their HCC-bearing codes annotated with their MEAT evidence; a
@@ -243,14 +227,10 @@ class CoderPool:
     def code(
         self, slot: int, shard: int, refs: list[ChartRef], known: dict[str, str], timeout: float
     ) -> ShardResult:
-        """The shard's result, with the handle of its texts (owned here, in the driver: they
-        outlive the actor; only `review_outputs.write_texts` gets them)."""
         import ray
 
-        method = self.actors[slot].code_shard_and_texts.options(num_returns=2)
-        result_ref, texts_ref = method.remote(shard, refs, known)
-        result: ShardResult = ray.get(result_ref, timeout=timeout)
-        return replace(result, texts=texts_ref)
+        ref = self.actors[slot].code_shard.remote(shard, refs, known)
+        return ray.get(ref, timeout=timeout)
 
     def shutdown(self) -> None:
         import ray

@@ -3,10 +3,9 @@
 Both are chart text, so they are written by tasks that take references and return a file's
 address: no chart text crosses a task boundary, reaches a log or an artifact.
 
-- `write_texts` writes `texts.jsonl` beside `charts.jsonl` from the texts the coders read
-  (OCR included, so evidence offsets index into it), which reach it as Ray objects
-  (`ShardResult.texts`: handles, the text fetched inside the task, while Ray is up). Only the
-  charts of a shard that failed are read again, through the coders' own `ChartReader`.
+- `write_texts` reads every chart again through the coders' own `ChartReader` (the same
+  decoding, so the text is exactly what was coded and evidence offsets index into it) and
+  writes `texts.jsonl` beside `charts.jsonl`.
 - `write_review` builds the static site of `review/` from what the destination holds (the same
   files `chartcoder review` reads) and writes it under the destination's `review/`.
 """
@@ -14,7 +13,6 @@ address: no chart text crosses a task boundary, reaches a log or an artifact.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -28,23 +26,10 @@ REVIEW_FOLDER = "review"
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)
-def write_texts(
-    destination: Destination,
-    reader: ChartReader,
-    refs: list[ChartRef],
-    shard_texts: list[Any] | None = None,
-) -> str:
-    """`shard_texts`: the Ray objects of the shards' texts (chart id -> text). A chart none of
-    them holds (its shard failed) is read back; one that cannot be (it failed on the same
-    error) has no line: the warning names it and the error's type, never the text."""
+def write_texts(destination: Destination, reader: ChartReader, refs: list[ChartRef]) -> str:
+    """A chart that cannot be read back (its shard failed on the same error) has no line; the
+    warning names it and the error's type, never the text."""
     logger = get_run_logger()
-    from_coders: dict[str, str] = {}
-    if shard_texts:
-        import ray
-
-        for part in ray.get(list(shard_texts)):
-            from_coders.update(part)
-    again = [ref for ref in refs if ref.chart_id not in from_coders]
 
     def read(ref: ChartRef) -> tuple[str, str] | BaseException:
         try:
@@ -53,11 +38,11 @@ def write_texts(
             return exc
 
     with ThreadPoolExecutor(max_workers=TEXT_READERS) as pool:
-        found = list(pool.map(read, again))
-    texts = list(from_coders.items()) + [item for item in found if isinstance(item, tuple)]
+        found = list(pool.map(read, refs))
+    texts = [item for item in found if isinstance(item, tuple)]
     unread = [
         (ref.chart_id, item)
-        for ref, item in zip(again, found, strict=True)
+        for ref, item in zip(refs, found, strict=True)
         if not isinstance(item, tuple)
     ]
     if unread:
@@ -68,9 +53,7 @@ def write_texts(
             ", ".join(f"{chart_id} ({type(exc).__name__})" for chart_id, exc in unread[:20]),
         )
     written = destination.write(outputs.TEXTS, outputs.texts_jsonl(texts))
-    logger.info(
-        "wrote %s (%d charts, %d read again)", written, len(texts), len(again) - len(unread)
-    )
+    logger.info("wrote %s (%d charts)", written, len(texts))
     return written
 
 

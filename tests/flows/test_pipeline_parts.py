@@ -164,13 +164,6 @@ def test_a_worker_codes_each_chart_under_its_setting_and_reuses_only_the_same_co
     assert [c["code"] for c in inpatient.outcomes[0].record["codes"]] == ["J18.9"]
     codiesp = ChartCoderWorker(artifacts, ChartReader(), {"convention": "codiesp"})
     assert not any(o.reused for o in codiesp.code_shard(3, refs, known).outcomes)
-    # the texts the worker read leave beside the result, reused charts' included
-    result, texts = worker.code_shard_and_texts(4, refs, known)
-    assert [o.reused for o in result.outcomes] == [True, True]
-    assert texts == {
-        "clinic/b": "Assessment: probable pneumonia.",
-        "inpatient/a": texts["clinic/b"],
-    }
 
 
 def test_local_writes_replace_files_whole(tmp_path: Path) -> None:
