@@ -183,9 +183,10 @@ class Linker:
         term = self.generator.terms[match.term_id]
         # the words that name the term document no child of its code: "tobacco use disorder"
         # is F17.2 and reads "cigarettes", not "disorder" (F17.219, with a disorder)
-        resolution = self.resolver.resolve(term.code, words - _term_words(term))
+        naming = _term_words(term)
+        resolution = self.resolver.resolve(term.code, words - naming)
         refined = (
-            self.resolver.refine(resolution.code, words, _term_words(term))
+            self.resolver.refine(resolution.code, words, naming)
             if resolution.how == "billable"
             else None
         )

@@ -125,13 +125,9 @@ class Recoder:
         return recoded
 
     def recode_fractures(self, kept, score_of, support, text: str) -> dict[str, str]:
-        """Fractures in known osteoporosis re-read as pathological, in place on the chart's
-        kept codes; run once the chart's codes are chosen."""
+        """Fractures in known osteoporosis re-read as pathological (M80), in place on the
+        chart's kept codes; run once the chart's codes are chosen. Returns what became what."""
         recoded: dict[str, str] = {}
-        self._osteoporotic_fractures(kept, score_of, support, text, recoded)
-        return recoded
-
-    def _osteoporotic_fractures(self, kept, score_of, support, text: str, recoded) -> None:
         rule = self.fracture_rule
         osteoporosis = [
             (code, root)
@@ -140,7 +136,7 @@ class Recoder:
             if undot(code).startswith(prefix)
         ]
         if not osteoporosis or rule.trauma.search(text):
-            return
+            return recoded
         known, root = osteoporosis[0]
         targets = {}
         for code in kept:
@@ -157,21 +153,23 @@ class Recoder:
             f"({rule.guideline})."
         )
         for code, new in targets.items():
-            score_of[code] = max(score_of[code], score_of[known])
-            support[code] = [*support.get(code, []), *support.get(known, [])]
-            self._replace(kept, score_of, support, code, new, why, recoded)
-        if any(code in recoded for code in targets):
+            # M80 states both the fracture and the osteoporosis: it stands on both
+            self._replace(kept, score_of, support, code, new, why, recoded, joining=known)
+        if recoded:
             for code in [c for c in kept if has_prefix(c, rule.drop)]:
                 kept.pop(code)
+        return recoded
 
-    def _replace(self, kept, score_of, support, code, plain_new, why, recoded) -> bool:
+    def _replace(self, kept, score_of, support, code, plain_new, why, recoded, joining=None):
+        """`code` becomes `plain_new` (when that is a billable code), with its notes, score and
+        support, and those of `joining` too."""
         new = self.codeset.canonical(plain_new)
         if new is None or new == code or not self.codeset[new].billable:
-            return False
+            return
+        sources = [code] if joining is None else [code, joining]
         notes = kept.pop(code)
         notes.append(Note("recoded", why.format(code=code, new=new), (code,)))
         kept.setdefault(new, []).extend(notes)
-        score_of[new] = max(score_of.get(new, 0.0), score_of[code])
-        support[new] = [*support.get(new, []), *support.get(code, [])]
+        score_of[new] = max(score_of.get(new, 0.0), *(score_of[c] for c in sources))
+        support[new] = [*support.get(new, []), *(i for c in sources for i in support.get(c, []))]
         recoded[code] = new
-        return True
