@@ -8,6 +8,11 @@ leaves as offsets.
 Each chart is coded under its own setting (a record's, or its folder's) or else the actor's.
 Actors restart when they or their node die, and the call in flight is retried (`max_restarts`,
 `max_task_retries`); results are keyed by chart id, so a retried shard is harmless.
+
+A big scanned PDF's OCR is shared with the other coders (`flows.pdf_sharing`): each actor knows
+its peers (`meet_peers`) and reads their page ranges in a concurrency group of its own
+(`read_pages`). The text of every PDF an actor read stays with it, up to `KEPT_TEXT_CHARS`,
+until the driver takes it for `texts.jsonl` (`take_texts`), so no PDF is recognised twice.
 """
 
 from __future__ import annotations
@@ -21,14 +26,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ray
+
 from flows.outputs import reuse_key
+from flows.pdf_sharing import PeerPdfReader
 from flows.sources import ChartReader, ChartRef
 from nlp.records import Chart
+from records import PdfLimits, PdfText, read_pdf
 
 log = logging.getLogger(__name__)
 
 ACTOR_RESTARTS = 3
 CALL_RETRIES = 3
+# The concurrency group in which an actor reads its peers' page ranges, one range at a time,
+# beside the shard it is coding.
+PAGES_GROUP = "pages"
+# Characters of PDF text an actor keeps for `texts.jsonl`; past it the driver reads them again.
+KEPT_TEXT_CHARS = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,7 @@ class ShardResult:
     worker: str
     errors: int = 0
     reused: int = 0
+    shared_pdfs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +104,37 @@ class ChartCoderWorker:
         self.coder = ChartCoder.from_artifacts(path, **(options or {}))
         self.meat = MeatFinder()
         self.reader = reader
+        self.pdf_reader = PeerPdfReader()
+        self.kept_texts: dict[str, str] = {}
+        self.kept_chars = 0
         self.load_seconds = time.perf_counter() - started
         self.name = f"{os.uname().nodename}:{os.getpid()}"
+
+    def meet_peers(self, peers: list[Any]) -> None:
+        """The other coders (actor handles), to share a big PDF's OCR with. An actor restarted
+        after a failure has none, and reads its PDFs alone."""
+        self.pdf_reader = PeerPdfReader(peers)
+
+    @ray.method(concurrency_group=PAGES_GROUP)
+    def read_pages(self, data: bytes, limits: PdfLimits, pages: range) -> PdfText:
+        """A peer's page range of one PDF (`flows.pdf_sharing`)."""
+        return read_pdf(data, limits, pages)
+
+    def take_texts(self) -> dict[str, str]:
+        """The texts of the PDFs this actor read (chart id -> text, as coded), handed over
+        once."""
+        texts, self.kept_texts, self.kept_chars = self.kept_texts, {}, 0
+        return texts
+
+    def _keep_text(self, chart: Chart) -> None:
+        if not chart.pages or self.kept_chars + len(chart.text) > KEPT_TEXT_CHARS:
+            return
+        self.kept_chars += len(chart.text) - len(self.kept_texts.get(chart.chart_id, ""))
+        self.kept_texts[chart.chart_id] = chart.text
 
     def info(self) -> WorkerInfo:
         node_id = ""
         try:
-            import ray
-
             node_id = ray.get_runtime_context().get_node_id()
         except Exception:  # outside Ray: no node
             node_id = "local"
@@ -110,8 +148,10 @@ class ChartCoderWorker:
         to_code: list[tuple[Chart, str | None]] = []
         characters = 0
         convention = self.coder.convention
+        shared_before = self.pdf_reader.shared
         for ref in refs:
-            read = self.reader.read(ref)
+            read = self.reader.read(ref, self.pdf_reader)
+            self._keep_text(read.chart)
             setting = read.chart.setting or self.coder.setting
             if read.sha256 is not None and known.get(ref.chart_id) == reuse_key(
                 read.sha256, setting, convention
@@ -139,6 +179,7 @@ class ChartCoderWorker:
             worker=self.name,
             errors=sum(1 for o in ordered if o.record is not None and o.record["error"]),
             reused=sum(1 for o in ordered if o.reused),
+            shared_pdfs=self.pdf_reader.shared - shared_before,
         )
 
     def _code(self, charts: list[Chart]) -> list[dict[str, Any]]:
@@ -180,6 +221,16 @@ def read_artifact_files(path: Path) -> ArtifactFiles:
     return ArtifactFiles(path.name, files)
 
 
+def coder_actor_class(num_cpus: float = 1) -> Any:
+    """`ChartCoderWorker` as a Ray actor class: restarted when it dies, its calls retried, and
+    peers' page ranges read in a concurrency group of their own."""
+    return ray.remote(concurrency_groups={PAGES_GROUP: 1})(ChartCoderWorker).options(
+        num_cpus=num_cpus,
+        max_restarts=ACTOR_RESTARTS,
+        max_task_retries=CALL_RETRIES,
+    )
+
+
 # Shards queued per actor: with two, an actor starts its next shard as soon as one finishes,
 # instead of idling while the driver collects the result and submits the next task.
 QUEUE_DEPTH = 2
@@ -203,19 +254,17 @@ class CoderPool:
         options: dict[str, Any] | None = None,
         num_cpus: float = 1,
     ) -> CoderPool:
-        import ray
-
         shipped: Any = ray.put(artifacts) if isinstance(artifacts, ArtifactFiles) else artifacts
-        actor_class = ray.remote(ChartCoderWorker).options(
-            num_cpus=num_cpus,
-            max_restarts=ACTOR_RESTARTS,
-            max_task_retries=CALL_RETRIES,
-        )
-        return cls([actor_class.remote(shipped, reader, options) for _ in range(size)])
+        actor_class = coder_actor_class(num_cpus)
+        actors: list[Any] = [actor_class.remote(shipped, reader, options) for _ in range(size)]
+        for index, actor in enumerate(actors):
+            # each actor's peers in turn from the next one, so that the first range of a shared
+            # PDF (the longest, when they differ) does not always go to the same peer
+            peers = actors[index + 1 :] + actors[:index]
+            actor.meet_peers.remote(peers)
+        return cls(actors)
 
     def wait_ready(self) -> list[WorkerInfo]:
-        import ray
-
         return ray.get([actor.info.remote() for actor in self.actors])
 
     def take(self) -> int:
@@ -227,13 +276,23 @@ class CoderPool:
     def code(
         self, slot: int, shard: int, refs: list[ChartRef], known: dict[str, str], timeout: float
     ) -> ShardResult:
-        import ray
-
         ref = self.actors[slot].code_shard.remote(shard, refs, known)
         return ray.get(ref, timeout=timeout)
 
+    def take_texts(self) -> dict[str, str]:
+        """The PDF texts every actor kept (`ChartCoderWorker.take_texts`); an actor that cannot
+        answer gives none, and those charts are read again."""
+        from ray.exceptions import RayError
+
+        texts: dict[str, str] = {}
+        for actor in self.actors:
+            try:
+                texts |= ray.get(actor.take_texts.remote())
+            except RayError as exc:
+                log.warning("a coder's PDF texts are lost (%s): read again", type(exc).__name__)
+        return texts
+
     def shutdown(self) -> None:
-        import ray
 
         for actor in self.actors:
             ray.kill(actor, no_restart=True)

@@ -1,8 +1,8 @@
 """The pipeline: code a batch of charts on an ephemeral Ray cluster, visible in Prefect.
 
     read members and claims -> discover -> plan shards -> provision Ray -> start coders
-             -> code shards (one task each; MEAT found beside the text) -> risk adjustment
-             -> write texts.jsonl / charts.jsonl / codes.parquet / hccs.parquet /
+             -> code shards (one task each; MEAT found beside the text) -> write texts.jsonl
+             -> risk adjustment -> write charts.jsonl / codes.parquet / hccs.parquet /
                 opportunities.parquet / manifest.json
              [-> review site under review/] -> report -> notify
              (Ray is released in every case)
@@ -172,6 +172,14 @@ def code_charts(
                     code_shard.with_options(retries=options.shard_retries, retry_delay_seconds=1),
                     options.shard_timeout_seconds,
                 )
+            with stage(timings, "texts"):
+                # before Ray goes: the coders hold the PDF texts they read
+                write_texts(
+                    dest,
+                    pool,
+                    as_is(ChartReader(src_bucket, options.max_chart_bytes)),
+                    as_is(unique),
+                )
 
         records, characters = merge(shards, results, failed, previous, model.version)
         with stage(timings, "risk"):
@@ -195,9 +203,6 @@ def code_charts(
         ) | risk_manifest(risk, risk_inputs)
         with stage(timings, "write"):
             # quote(): Prefect does not walk big collections looking for futures (10k records)
-            write_texts(
-                dest, as_is(ChartReader(src_bucket, options.max_chart_bytes)), as_is(unique)
-            )
             write_outputs(dest, as_is(records), as_is(risk), as_is(manifest))
         if options.review_site:  # the static review site under the destination's review/
             write_review(dest)

@@ -78,13 +78,14 @@ def code_shard(
 ) -> ShardResult:
     result = pool.code(slot, shard, refs, known, timeout)
     get_run_logger().info(
-        "shard %d on %s: %d charts (%d errors, %d reused), %d characters, "
-        "read %.2f s, coded %.2f s",
+        "shard %d on %s: %d charts (%d errors, %d reused, %d PDFs read with peers), "
+        "%d characters, read %.2f s, coded %.2f s",
         shard,
         result.worker,
         len(result.outcomes),
         result.errors,
         result.reused,
+        result.shared_pdfs,
         result.characters,
         result.read_seconds,
         result.code_seconds,

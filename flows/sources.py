@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from nlp.reading import (
     ChartSourceError,
+    PdfReader,
     chart_from_bytes,
     chart_id_for,
     chart_paths,
@@ -38,7 +39,7 @@ from nlp.reading import (
 )
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
-from records import PdfLimits
+from records import PdfLimits, read_pdf
 
 if TYPE_CHECKING:
     from prefect_aws.s3 import S3Bucket
@@ -257,9 +258,10 @@ class ChartReader:
         self.max_bytes = state["max_bytes"]
         self._client = None
 
-    def read(self, ref: ChartRef) -> ReadChart:
+    def read(self, ref: ChartRef, pdf_reader: PdfReader = read_pdf) -> ReadChart:
         """`max_bytes` limits a text chart's bytes and a PDF's text; a PDF's own bytes are
-        limited by `PdfLimits` (`CHARTCODER_PDF_MAX_BYTES`)."""
+        limited by `PdfLimits` (`CHARTCODER_PDF_MAX_BYTES`). `pdf_reader` reads a PDF's pages
+        (a coder's shares a big PDF's OCR with its peers: `flows.pdf_sharing`)."""
         pdf = ref.offset is None and is_pdf(ref.key)
         limit = PdfLimits.from_env().max_bytes if pdf else self.max_bytes
         if ref.offset is None and ref.size > limit:
@@ -268,7 +270,9 @@ class ChartReader:
         data = self._bytes(ref)
         digest = hashlib.sha256(data).hexdigest()
         if ref.offset is None:
-            chart = chart_from_bytes(ref.chart_id, ref.key, data, self.max_bytes, ref.setting)
+            chart = chart_from_bytes(
+                ref.chart_id, ref.key, data, self.max_bytes, ref.setting, pdf_reader=pdf_reader
+            )
             return ReadChart(chart, digest)
         return ReadChart(self._record_chart(ref, data), digest)
 

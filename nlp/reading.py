@@ -24,13 +24,16 @@ The rules every entry point shares (`chartcoder code`, the pipeline flow):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 from nlp.conventions import SETTINGS
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
-from records import PdfError, PdfLimits, read_pdf
+from records import PdfError, PdfLimits, PdfText, read_pdf
+
+# Reads a PDF's bytes into text and pages under limits (`records.read_pdf` or a stand-in for it).
+PdfReader = Callable[[bytes, PdfLimits], PdfText]
 
 # The coder's settings (`nlp.coding_rules.SETTINGS`), named here so that reading never imports
 # the engine (a test keeps the two equal).
@@ -92,11 +95,13 @@ def pdf_chart(
     setting: str | None = None,
     limits: PdfLimits | None = None,
     max_bytes: int = MAX_CHART_BYTES,
+    reader: PdfReader = read_pdf,
 ) -> Chart:
     """A chart from a PDF's bytes, or a chart carrying the reason it cannot be coded. Pages that
-    failed are named in the chart's notes; the chart is coded from the others."""
+    failed are named in the chart's notes; the chart is coded from the others. `reader` reads
+    the pages (`records.read_pdf`, or one that shares a big PDF's OCR among workers)."""
     try:
-        pdf = read_pdf(data, limits or PdfLimits.from_env())
+        pdf = reader(data, limits or PdfLimits.from_env())
     except PdfError as exc:
         return Chart(chart_id, "", str(exc), (), setting)
     failed = [p.page for p in pdf.pages if p.error]
@@ -165,11 +170,12 @@ def chart_from_bytes(
     max_bytes: int = MAX_CHART_BYTES,
     setting: str | None = None,
     limits: PdfLimits | None = None,
+    pdf_reader: PdfReader = read_pdf,
 ) -> Chart:
     """A chart from a file's bytes, read by the kind its name (path or key) says: a PDF, else
     text. `max_bytes` is the text limit; a PDF's own byte limit is `limits.max_bytes`."""
     if is_pdf(name):
-        return pdf_chart(chart_id, data, setting, limits, max_bytes)
+        return pdf_chart(chart_id, data, setting, limits, max_bytes, pdf_reader)
     return decode_chart(chart_id, data, max_bytes, setting)
 
 

@@ -1,11 +1,12 @@
 """Medical records as files: PDF charts read into text and pages (text layer, else OCR).
 
 Pure Python, no orchestration: `read_pdf(data, limits) -> PdfText` (records.pdf); for a big PDF,
-`count_pages` and `read_pdf(data, limits, pages=range(...))` per part, then `join_parts`.
+`pages_needing_ocr` and `split_pages` to share out its OCR, `read_pdf(data, limits,
+pages=range(...))` per part, then `join_parts`.
 """
 
 from records.pages import PAGE_BREAK, PageRecord, PdfError, PdfLimits, PdfText
-from records.pdf import count_pages, join_parts, read_pdf
+from records.pdf import count_pages, join_parts, pages_needing_ocr, read_pdf, split_pages
 
 __all__ = [
     "PAGE_BREAK",
@@ -15,5 +16,7 @@ __all__ = [
     "PdfText",
     "count_pages",
     "join_parts",
+    "pages_needing_ocr",
     "read_pdf",
+    "split_pages",
 ]

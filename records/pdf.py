@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
@@ -134,6 +135,59 @@ def read_pdf(data: bytes, limits: PdfLimits | None = None, pages: range | None =
         time.perf_counter() - started,
     )
     return PdfText(PAGE_BREAK.join(texts), tuple(records))
+
+
+def pages_needing_ocr(data: bytes, limits: PdfLimits | None = None) -> list[bool]:
+    """For each page, whether `read_pdf` would recognise it with OCR (its text layer too thin,
+    or unreadable); reads text layers only, renders nothing. Raises `PdfError` as `read_pdf`
+    would. A page that cannot be loaded counts as not needing OCR: it fails at once anywhere."""
+    limits = limits or PdfLimits()
+    document = open_checked(data, limits)
+    needed: list[bool] = []
+    with PDFIUM_LOCK:
+        try:
+            for index in range(len(document)):
+                needed.append(_needs_ocr_at(document, index, limits))
+        finally:
+            document.close()
+    return needed
+
+
+def _needs_ocr_at(document: pdfium.PdfDocument, index: int, limits: PdfLimits) -> bool:
+    try:
+        page = document[index]
+    except pdfium.PdfiumError:
+        return False
+    try:
+        try:
+            text = page_text(page)
+        except pdfium.PdfiumError:
+            return True
+        return needs_ocr(page, text, limits)
+    finally:
+        page.close()
+
+
+def split_pages(needing_ocr: Sequence[bool], parts: int) -> list[range]:
+    """Consecutive page ranges (0-based, covering every page) holding about equal numbers of
+    pages to recognise, at most `parts` of them and none without such a page unless there is
+    only one: how one PDF's OCR is shared out. Text-layer pages cost next to nothing and go
+    with the range they fall in."""
+    count = len(needing_ocr)
+    total = sum(needing_ocr)
+    parts = min(parts, total)
+    if parts <= 1:
+        return [range(count)]
+    ranges: list[range] = []
+    start = seen = 0
+    for index, needed in enumerate(needing_ocr):
+        seen += needed
+        # cut after the page that reaches the next share; the last share is never cut short
+        if len(ranges) < parts - 1 and seen * parts >= (len(ranges) + 1) * total:
+            ranges.append(range(start, index + 1))
+            start = index + 1
+    ranges.append(range(start, count))
+    return ranges
 
 
 def join_parts(parts: list[PdfText]) -> PdfText:

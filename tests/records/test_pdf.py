@@ -7,7 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from records import PAGE_BREAK, PageRecord, PdfError, PdfLimits, count_pages, join_parts, read_pdf
+from records import (
+    PAGE_BREAK,
+    PageRecord,
+    PdfError,
+    PdfLimits,
+    count_pages,
+    join_parts,
+    pages_needing_ocr,
+    read_pdf,
+    split_pages,
+)
 from records.ocr_accuracy import character_accuracy, word_accuracy
 from tests.records.pdf_builders import (
     mixed_pdf,
@@ -157,6 +167,31 @@ def test_page_ranges_read_apart_join_into_the_whole():
         read_pdf(data, pages=range(2, 4))
     with pytest.raises(PdfError, match="PDF has 3 pages, the limit is 2"):
         count_pages(data, PdfLimits(max_pages=2))
+
+
+def test_the_pages_to_recognise_are_known_without_recognising_them():
+    data = mixed_pdf([("text", VISIT_1), ("scan", SCANNED), ("text", ""), ("scan", SCANNED)])
+    assert pages_needing_ocr(data) == [False, True, False, True]
+    with pytest.raises(PdfError, match="PDF has no pages"):
+        pages_needing_ocr(zero_page_pdf())
+
+
+@pytest.mark.parametrize(
+    ("needing", "parts", "ranges"),
+    [
+        ([True] * 6, 2, [range(0, 3), range(3, 6)]),
+        ([True] * 5, 2, [range(0, 3), range(3, 5)]),
+        ([True] * 7, 3, [range(0, 3), range(3, 5), range(5, 7)]),
+        # text pages go with the range they fall in; each range has its share of OCR pages
+        ([False, True, False, False, True, True, False, True], 2, [range(0, 5), range(5, 8)]),
+        ([True, True], 4, [range(0, 1), range(1, 2)]),
+        ([False, True, False], 2, [range(0, 3)]),
+        ([False, False], 2, [range(0, 2)]),
+        ([True] * 4, 1, [range(0, 4)]),
+    ],
+)
+def test_split_pages_shares_out_the_pages_to_recognise(needing, parts, ranges):
+    assert split_pages(needing, parts) == ranges
 
 
 def test_threads_may_read_pdfs_at_once():
