@@ -224,7 +224,7 @@ def read_artifact_files(path: Path) -> ArtifactFiles:
 def coder_actor_class(num_cpus: float = 1) -> Any:
     """`ChartCoderWorker` as a Ray actor class: restarted when it dies, its calls retried, and
     peers' page ranges read in a concurrency group of their own."""
-    return ray.remote(concurrency_groups={PAGES_GROUP: 1})(ChartCoderWorker).options(
+    return ray.remote(concurrency_groups={PAGES_GROUP: 1})(ChartCoderWorker).options(  # type: ignore[call-overload]
         num_cpus=num_cpus,
         max_restarts=ACTOR_RESTARTS,
         max_task_retries=CALL_RETRIES,

@@ -28,6 +28,7 @@ from nlp.artifacts import ArtifactError, artifacts_root, find_valid, read_manife
 from nlp.codeset import CodeSet, in_range, undot
 from nlp.coding_rules import CodedMention, CodingRules
 from nlp.conventions import CONVENTIONS, SETTINGS, Convention, Setting
+from nlp.encounter_coding import pieces, union
 from nlp.encounters import ChartLayout, chart_layout
 from nlp.features import chart_features
 from nlp.guidelines import Guidelines, TextFinding
@@ -143,20 +144,44 @@ class ChartCoder:
         return cls(nlp, codeset, scorer, manifest["model_version"], **options)
 
     def code(self, charts: list[Chart]) -> list[ChartResult]:
-        """Code a batch; a chart that could not be read comes back with its error, uncoded."""
+        """Code a batch; a chart that could not be read comes back with its error, uncoded. An
+        outpatient chart of several encounters is coded one encounter at a time
+        (`nlp.encounter_coding`)."""
         readable = [c for c in charts if c.error is None]
-        docs = self.nlp.pipe((c.text for c in readable), batch_size=32)
-        cands = [
-            self._candidates(doc, chart.setting or self.setting)
-            for chart, doc in zip(readable, docs, strict=True)
+        layouts = [chart_layout(c.text) for c in readable]
+        plans = [
+            pieces(chart, layout, chart.setting or self.setting)
+            for chart, layout in zip(readable, layouts, strict=True)
         ]
+        units = [(len(plan) > 1, piece) for plan in plans for piece in plan]
+        docs = self.nlp.pipe((piece.chart.text for _, piece in units), batch_size=32)
+        cands, sentences = [], []
+        for (several, piece), doc in zip(units, docs, strict=True):
+            cands.append(self._candidates(doc, piece.chart.setting or self.setting))
+            sentences.append(sum(1 for _ in doc.sents) if several else 0)
         rows = [c.features for c in cands if c.codes]
         scores = self.scorer.score(np.vstack(rows)) if rows else np.zeros(0)
-        coded, offset = {}, 0
-        for chart, chart_cands in zip(readable, cands, strict=True):
-            n = len(chart_cands.codes)
-            coded[chart.chart_id] = self._result(chart, chart_cands, scores[offset : offset + n])
-            offset += n
+        coded, unit, offset = {}, 0, 0
+        for chart, layout, plan in zip(readable, layouts, plans, strict=True):
+            findings, before = [], 0
+            for piece in plan:
+                n = len(cands[unit].codes)
+                place = (piece.start, before, layout)
+                findings.append(
+                    self._findings(piece.chart, cands[unit], scores[offset : offset + n], place)
+                )
+                before += sentences[unit]
+                unit, offset = unit + 1, offset + n
+            codes = union(findings, MAX_EVIDENCE) if len(plan) > 1 else findings[0]
+            coded[id(chart)] = ChartResult(
+                chart.chart_id,
+                self.model_version,
+                tuple(codes[: self.top_k]),
+                None,
+                chart.notes,
+                chart.pages,
+                layout.encounters,
+            )
         results = []
         for chart in charts:
             if chart.error is not None:
@@ -171,7 +196,7 @@ class ChartCoder:
                     )
                 )
             else:
-                results.append(coded[chart.chart_id])
+                results.append(coded[id(chart)])
         return results
 
     def candidates(self, text: str, setting: str | None = None) -> Candidates:
@@ -222,8 +247,16 @@ class ChartCoder:
         line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
         return Candidates(codes, features, [groups[c] for c in codes], findings, line_starts, text)
 
-    def _result(self, chart: Chart, cands: Candidates, scores: np.ndarray) -> ChartResult:
-        layout = chart_layout(chart.text)
+    def _findings(
+        self,
+        chart: Chart,
+        cands: Candidates,
+        scores: np.ndarray,
+        place: tuple[int, int, ChartLayout],
+    ) -> list[CodedFinding]:
+        """The coded findings of a chart, or of a piece of one: `place` is where the piece
+        starts in the chart (characters, sentences) and the chart's layout, by which its
+        evidence is placed."""
         score_of = dict(zip(cands.codes, scores.tolist(), strict=True))
         group_of = dict(zip(cands.codes, cands.groups, strict=True))
         ranked = [c for c in cands.codes if score_of[c] >= self.floor]
@@ -280,20 +313,12 @@ class ChartCoder:
                     billable=info.billable,
                     hcc=info.hcc,
                     assertion=_assertion(group),  # type: ignore[arg-type]
-                    evidence=_evidence(items, layout),
+                    evidence=_evidence(items, *place),
                     notes=tuple(notes),
                 )
             )
         out.sort(key=lambda f: (-f.score, f.code))
-        return ChartResult(
-            chart.chart_id,
-            self.model_version,
-            tuple(out[: self.top_k]),
-            None,
-            chart.notes,
-            chart.pages,
-            layout.encounters,
-        )
+        return out
 
     def _apply_guidelines(self, chart, cands, kept, score_of, support, group_of):
         """US conventions on the kept codes; scores calibrated by stratum of support."""
@@ -311,7 +336,8 @@ class ChartCoder:
         heads = statement_heads(cands.text, cands.line_starts)
         strata = {c: stratum(support.get(c, []), cands.line_starts, heads) for c in kept}
         if self.strata is not None:
-            self.strata[chart.chart_id] = strata
+            # a chart coded by encounters: its pieces' strata together
+            self.strata.setdefault(chart.chart_id, {}).update(strata)
         if self.calibration is not None:
             codes = list(kept)
             calibrated = self.calibration([score_of[c] for c in codes], [strata[c] for c in codes])
@@ -429,14 +455,19 @@ def _reads_more(group_of: dict[str, list[CodedMention]]) -> Callable[[str, str],
     return reads_more
 
 
-def _evidence(items: list, layout: ChartLayout) -> tuple[Evidence, ...]:
+def _evidence(items: list, start: int, sentences: int, layout: ChartLayout) -> tuple[Evidence, ...]:
     """Up to `MAX_EVIDENCE` spans, first in the text first, one per span, each with its page
-    and date of service."""
+    and date of service; a piece's spans moved by `start` characters and `sentences`."""
     spans = {}
     for item in items:
         span = item.mention if isinstance(item, CodedMention) else item
+        offset = span.start + start
         spans[(span.start, span.end)] = Evidence(
-            span.start, span.end, span.section, span.sentence, *layout.locate(span.start)
+            offset,
+            span.end + start,
+            span.section,
+            span.sentence + sentences,
+            *layout.locate(offset),
         )
     return tuple(spans[key] for key in sorted(spans)[:MAX_EVIDENCE])
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nlp.coder import ChartCoder
+from nlp.encounters import chart_layout
 from nlp.evaluation import matches
 from nlp.records import Chart
 from nlp.rule_files import load_chapters
@@ -65,7 +66,7 @@ def trace(coder: ChartCoder, chart: Chart) -> Trace:
         snippets.setdefault(mention.code, chart.text[mention.start : mention.end][:SNIPPET])
     cands = coder._candidates(doc, setting)
     scores = coder.scorer.score(cands.features) if cands.codes else np.zeros(0)
-    result = coder._result(chart, cands, scores)
+    findings = coder._findings(chart, cands, scores, (0, 0, chart_layout(chart.text)))
     sources, sections = {}, {}
     for code, group in zip(cands.codes, cands.groups, strict=True):
         mentions = sorted((cm.mention for cm in group), key=lambda m: m.start)
@@ -75,7 +76,7 @@ def trace(coder: ChartCoder, chart: Chart) -> Trace:
     return Trace(
         named,
         {c: float(s) for c, s in zip(cands.codes, scores, strict=True)},
-        {f.code: f.assertion for f in result.codes},
+        {f.code: f.assertion for f in findings},
         sources,
         sections,
         snippets,
