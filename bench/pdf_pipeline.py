@@ -35,7 +35,11 @@ def chart_pages(text: str) -> list[str]:
 
 def write_batches(root: Path, copies: int, big_pages: int) -> dict[str, Path]:
     charts = {name.replace("/", "_"): chart_pages(text) for name, text in example_charts().items()}
-    batches = {"text layer": root / "text", "scanned": root / "scanned", "one big scan": root / "big"}
+    batches = {
+        "text layer": root / "text",
+        "scanned": root / "scanned",
+        "one big scan": root / "big",
+    }
     for folder in batches.values():
         folder.mkdir(parents=True)
     for name, pages in charts.items():
