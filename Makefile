@@ -93,6 +93,7 @@ bench: artifacts
 	$(BIN)/python bench/pipeline.py --charts 10000
 	$(BIN)/python bench/events.py --charts 10 1000
 	$(BIN)/python bench/pdf_text.py
+	$(BIN)/python bench/pdf_pipeline.py
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache
