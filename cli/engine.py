@@ -45,7 +45,7 @@ def add_parsers(sub: Any) -> None:
         nargs="+",
         type=Path,
         metavar="PATH",
-        help=".txt file, .jsonl file of {id, text} records, or folder",
+        help=".txt, .pdf or .tif(f) file, .jsonl file of {id, text} records, or folder",
     )
     code.add_argument("--output", "-o", required=True, type=Path, help="JSON lines to write")
     code.add_argument("--threshold", type=probability, help="minimum score (default: trained)")

@@ -26,7 +26,7 @@ from risk.errors import RiskInputError
 
 def add_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="code a batch on an ephemeral Ray cluster (Prefect flow)")
-    run.add_argument("source", help="folder, .txt/.jsonl file, or s3://bucket/prefix")
+    run.add_argument("source", help="folder, .txt/.pdf/.tif/.jsonl file, or s3://bucket/prefix")
     run.add_argument("--output", "-o", required=True, help="folder or s3://bucket/prefix")
     run.add_argument("--workers", type=positive, default=2, help="Ray actors (default: 2)")
     run.add_argument(

@@ -1,15 +1,15 @@
 """Where charts come from: references to charts (never their text), and reading them back.
 
-A source is a local folder, a local `.txt`/`.pdf`/`.jsonl` file, or `s3://bucket/prefix`. The
-input rules are those of `chartcoder code` (`nlp.reading`): a folder contributes its `.txt` and
-`.pdf` files recursively, sorted, with the relative path without `.txt` or `.pdf` as chart id.
-Under an S3 prefix the same rule applies to keys, and `.jsonl` objects are record files
-(`{"id", "text"}` per line). A PDF is read (text layer, OCR) where its bytes are read: in the
-Ray workers. Where two charts give one id (a `.txt` and a `.pdf`, two `.jsonl` records), both
-are listed; `split_duplicates` keeps the first in path order for coding and makes the second
-an error record naming the first (`nlp.reading.duplicate_chart`, as `chartcoder code` does).
-A chart's setting follows `nlp.reading` too: a record's `"setting"`, else an `inpatient/` or
-`outpatient/` folder in its path (or its `.jsonl` object's key) relative to the source.
+A source is a local folder, a local `.txt`/`.pdf`/`.tif`/`.jsonl` file, or `s3://bucket/prefix`.
+The input rules are those of `chartcoder code` (`nlp.reading`): a folder contributes its `.txt`,
+`.pdf` and `.tif`/`.tiff` files recursively, sorted, with the relative path without its suffix
+as chart id. Under an S3 prefix the same rule applies to keys, and `.jsonl` objects are record
+files (`{"id", "text"}` per line). A PDF or a fax is read (text layer, OCR) where its bytes are
+read: in the Ray workers. Where two charts give one id (a `.txt` and a `.pdf`, two `.jsonl`
+records), both are listed; `split_duplicates` keeps the first in path order for coding and makes
+the second an error record naming the first (`nlp.reading.duplicate_chart`, as `chartcoder code`
+does). A chart's setting follows `nlp.reading` too: a record's `"setting"`, else an `inpatient/`
+or `outpatient/` folder in its path (or its `.jsonl` object's key) relative to the source.
 
 Discovery (in the driver) yields `ChartRef`s: an id, where the bytes are, and their size. The
 Ray workers read the bytes themselves (`ChartReader`), so chart text never passes through the
@@ -34,8 +34,9 @@ from nlp.reading import (
     chart_paths,
     duplicate_chart,
     folder_setting,
-    is_pdf,
+    is_paged,
     jsonl_line_chart,
+    paged_kind,
 )
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
@@ -105,11 +106,11 @@ def discover(location: Location, bucket: S3Bucket | None = None) -> list[ChartRe
         ]
     if path.is_file() and path.suffix == ".jsonl":
         return list(_jsonl_refs(path.name, str(path), path.read_bytes()))
-    if path.is_file() and (path.suffix == ".txt" or is_pdf(path)):
+    if path.is_file() and (path.suffix == ".txt" or is_paged(path)):
         return [ChartRef(path.stem, str(path), path.stat().st_size)]
     if not path.exists():
         raise ChartSourceError(f"{path}: no such file or folder")
-    raise ChartSourceError(f"{path}: not a .txt file, a .pdf file, a .jsonl file or a folder")
+    raise ChartSourceError(f"{path}: not a .txt, .pdf, .tif or .jsonl file, nor a folder")
 
 
 def names_at_top(location: Location, bucket: S3Bucket | None = None) -> list[str]:
@@ -262,10 +263,11 @@ class ChartReader:
         """`max_bytes` limits a text chart's bytes and a PDF's text; a PDF's own bytes are
         limited by `PdfLimits` (`CHARTCODER_PDF_MAX_BYTES`). `pdf_reader` reads a PDF's pages
         (a coder's shares a big PDF's OCR with its peers: `flows.pdf_sharing`)."""
-        pdf = ref.offset is None and is_pdf(ref.key)
-        limit = PdfLimits.from_env().max_bytes if pdf else self.max_bytes
+        paged = ref.offset is None and is_paged(ref.key)
+        limit = PdfLimits.from_env().max_bytes if paged else self.max_bytes
         if ref.offset is None and ref.size > limit:
-            error = f"{'PDF ' if pdf else ''}too large: {ref.size} bytes, the limit is {limit}"
+            kind = f"{paged_kind(ref.key)} " if paged else ""
+            error = f"{kind}too large: {ref.size} bytes, the limit is {limit}"
             return ReadChart(Chart(ref.chart_id, "", error), None)
         data = self._bytes(ref)
         digest = hashlib.sha256(data).hexdigest()

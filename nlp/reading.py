@@ -11,6 +11,8 @@ The rules every entry point shares (`chartcoder code`, the pipeline flow):
   (corrupt, truncated, no pages, locked by a user password, over `PdfLimits`) is an error
   record with the reason; the 5 MiB text limit applies to the text read from it; the PDF limits
   are `records.PdfLimits`, which `CHARTCODER_PDF_*` environment variables override;
+- a `.tif` or `.tiff` file (a fax) is one chart as a `.pdf` is, every page recognised
+  (`records.tiff_to_pdf`), under the same limits;
 - a chart's setting (`outpatient` | `inpatient`, which overrides the coder's) is a record's
   `"setting"` (absent or null: none), else the folder it sits in: the innermost folder of its
   path relative to the source named exactly `inpatient` or `outpatient`
@@ -30,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from nlp.conventions import SETTINGS
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
-from records import PdfError, PdfLimits, PdfText, read_pdf
+from records import PdfError, PdfLimits, PdfText, read_pdf, tiff_to_pdf
 
 # Reads a PDF's bytes into text and pages under limits (`records.read_pdf` or a stand-in for it).
 PdfReader = Callable[[bytes, PdfLimits], PdfText]
@@ -118,6 +120,23 @@ def pdf_chart(
     return Chart(chart_id, pdf.text, None, notes, setting, pdf.pages)
 
 
+def tiff_chart(
+    chart_id: str,
+    data: bytes,
+    setting: str | None = None,
+    limits: PdfLimits | None = None,
+    max_bytes: int = MAX_CHART_BYTES,
+    reader: PdfReader = read_pdf,
+) -> Chart:
+    """A chart from a multi-page TIFF's bytes (a fax): its pages read as a scanned PDF's."""
+    limits = limits or PdfLimits.from_env()
+    try:
+        data = tiff_to_pdf(data, limits)
+    except PdfError as exc:
+        return Chart(chart_id, "", str(exc), (), setting)
+    return pdf_chart(chart_id, data, setting, limits, max_bytes, reader)
+
+
 def pdf_file_chart(
     chart_id: str,
     path: Path,
@@ -125,25 +144,49 @@ def pdf_file_chart(
     limits: PdfLimits | None = None,
     max_bytes: int = MAX_CHART_BYTES,
 ) -> Chart:
-    """A chart from a PDF file; a file over the PDF byte limit is refused without being read."""
+    """A chart from a PDF or TIFF file; a file over the PDF byte limit is refused unread."""
     limits = limits or PdfLimits.from_env()
     size = path.stat().st_size
     if size > limits.max_bytes:
-        error = f"PDF too large: {size} bytes, the limit is {limits.max_bytes}"
+        error = f"{paged_kind(path)} too large: {size} bytes, the limit is {limits.max_bytes}"
         return Chart(chart_id, "", error, (), setting)
-    return pdf_chart(chart_id, path.read_bytes(), setting, limits, max_bytes)
+    return chart_from_bytes(chart_id, path.name, path.read_bytes(), max_bytes, setting, limits)
+
+
+PDF_SUFFIXES = (".pdf",)
+TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 def is_pdf(path: Path | PurePosixPath | str) -> bool:
-    return str(path).lower().endswith(".pdf")
+    return str(path).lower().endswith(PDF_SUFFIXES)
+
+
+def is_tiff(path: Path | PurePosixPath | str) -> bool:
+    return str(path).lower().endswith(TIFF_SUFFIXES)
+
+
+def is_paged(path: Path | PurePosixPath | str) -> bool:
+    """A file read page by page: a PDF or a TIFF (any case of the suffix)."""
+    return is_pdf(path) or is_tiff(path)
+
+
+def paged_kind(path: Path | PurePosixPath | str) -> str:
+    return "TIFF" if is_tiff(path) else "PDF"
+
+
+def chart_suffix(name: str) -> str | None:
+    """The suffix that makes a file a chart (`.txt`, `.pdf`, `.tif`, `.tiff`, as written), or
+    None."""
+    if name.endswith(".txt"):
+        return ".txt"
+    lower = name.lower()
+    return next((name[-len(s) :] for s in PDF_SUFFIXES + TIFF_SUFFIXES if lower.endswith(s)), None)
 
 
 def chart_paths(folder: Path) -> list[tuple[str, Path, Path | None]]:
-    """(chart id, path, the path read first under the same id or None) of every `.txt` and
-    `.pdf` file under a folder, sorted by path."""
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and (p.suffix == ".txt" or is_pdf(p))
-    )
+    """(chart id, path, the path read first under the same id or None) of every `.txt`,
+    `.pdf` and `.tif(f)` file under a folder, sorted by path."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and chart_suffix(p.name) is not None)
     first: dict[str, Path] = {}
     found = []
     for path in files:
@@ -155,12 +198,10 @@ def chart_paths(folder: Path) -> list[tuple[str, Path, Path | None]]:
 
 def chart_id_for(relative_path: str) -> str | None:
     """The chart id of a file from its path relative to the source (`/`-separated, as an S3
-    key under a prefix): the path without `.txt` or `.pdf`; None for any other file."""
-    if relative_path.endswith(".txt"):
-        return relative_path[: -len(".txt")]
-    if is_pdf(relative_path):
-        return relative_path[: -len(".pdf")]
-    return None
+    key under a prefix): the path without `.txt`, `.pdf`, `.tif` or `.tiff`; None for any
+    other file."""
+    suffix = chart_suffix(relative_path)
+    return None if suffix is None else relative_path[: -len(suffix)]
 
 
 def chart_from_bytes(
@@ -172,10 +213,13 @@ def chart_from_bytes(
     limits: PdfLimits | None = None,
     pdf_reader: PdfReader = read_pdf,
 ) -> Chart:
-    """A chart from a file's bytes, read by the kind its name (path or key) says: a PDF, else
-    text. `max_bytes` is the text limit; a PDF's own byte limit is `limits.max_bytes`."""
+    """A chart from a file's bytes, read by the kind its name (path or key) says: a PDF, a
+    TIFF, else text. `max_bytes` is the text limit; a PDF's or TIFF's own byte limit is
+    `limits.max_bytes`."""
     if is_pdf(name):
         return pdf_chart(chart_id, data, setting, limits, max_bytes, pdf_reader)
+    if is_tiff(name):
+        return tiff_chart(chart_id, data, setting, limits, max_bytes, pdf_reader)
     return decode_chart(chart_id, data, max_bytes, setting)
 
 
@@ -224,7 +268,7 @@ def read_charts(paths: list[Path], max_bytes: int = MAX_CHART_BYTES) -> Iterator
                 setting = folder_setting(chart_id)
                 if first is not None:
                     yield duplicate_chart(chart_id, first.relative_to(path).as_posix(), setting)
-                elif is_pdf(file):
+                elif is_paged(file):
                     yield pdf_file_chart(chart_id, file, setting, max_bytes=max_bytes)
                 else:
                     yield file_chart(chart_id, file, max_bytes, setting)
@@ -232,11 +276,9 @@ def read_charts(paths: list[Path], max_bytes: int = MAX_CHART_BYTES) -> Iterator
             yield from read_jsonl(path, max_bytes)
         elif path.is_file() and path.suffix == ".txt":
             yield file_chart(path.stem, path, max_bytes)
-        elif path.is_file() and is_pdf(path):
+        elif path.is_file() and is_paged(path):
             yield pdf_file_chart(path.stem, path, max_bytes=max_bytes)
         elif not path.exists():
             raise ChartSourceError(f"{path}: no such file or folder")
         else:
-            raise ChartSourceError(
-                f"{path}: not a .txt file, a .pdf file, a .jsonl file or a folder"
-            )
+            raise ChartSourceError(f"{path}: not a .txt, .pdf, .tif or .jsonl file, nor a folder")

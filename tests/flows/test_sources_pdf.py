@@ -12,7 +12,7 @@ from prefect_aws.s3 import S3Bucket
 
 from flows.sources import ChartReader, Location, discover
 from nlp.reading import read_charts
-from tests.records.pdf_builders import text_layer_pdf
+from tests.records.pdf_builders import fax_tiff, text_layer_pdf
 from tests.servers import moto_server
 
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -59,6 +59,7 @@ def test_s3_keys_ending_in_pdf_are_charts(s3_endpoint: str):
     s3.create_bucket(Bucket="scans")
     s3.put_object(Bucket="scans", Key="in/outpatient/visit.pdf", Body=text_layer_pdf([VISIT]))
     s3.put_object(Bucket="scans", Key="in/note.txt", Body=b"HTN.")
+    s3.put_object(Bucket="scans", Key="in/fax/0412.tiff", Body=fax_tiff([VISIT]))
     s3.put_object(Bucket="scans", Key="in/cover.docx", Body=b"PK")
     credentials = AwsCredentials(
         **KEYS,
@@ -68,8 +69,11 @@ def test_s3_keys_ending_in_pdf_are_charts(s3_endpoint: str):
     bucket = S3Bucket(bucket_name="scans", credentials=credentials)
     refs = discover(Location.parse("s3://scans/in"), bucket)
     assert [(r.chart_id, r.setting) for r in refs] == [
+        ("fax/0412", None),
         ("note", None),
         ("outpatient/visit", "outpatient"),
     ]
-    chart = ChartReader(bucket).read(refs[1]).chart
+    chart = ChartReader(bucket).read(refs[2]).chart
     assert (chart.text, chart.setting, len(chart.pages)) == (f"{VISIT}\n", "outpatient", 1)
+    fax = ChartReader(bucket).read(refs[0]).chart
+    assert [p.source for p in fax.pages] == ["ocr"] and "Migraine without aura" in fax.text

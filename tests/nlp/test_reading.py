@@ -145,6 +145,6 @@ def test_missing_or_unsupported_paths_raise(tmp_path: Path):
         list(read_charts([tmp_path / "missing.txt"]))
     other = tmp_path / "chart.docx"
     other.write_bytes(b"PK")
-    unsupported = r"not a \.txt file, a \.pdf file, a \.jsonl file or a folder"
+    unsupported = r"not a \.txt, \.pdf, \.tif or \.jsonl file, nor a folder"
     with pytest.raises(ChartSourceError, match=unsupported):
         list(read_charts([other]))

@@ -11,7 +11,7 @@ from nlp.coder import ChartCoder
 from nlp.reading import chart_from_bytes, chart_id_for, pdf_chart, read_charts
 from nlp.records import Chart
 from records import PdfLimits
-from tests.records.pdf_builders import mixed_pdf, scanned_pdf, text_layer_pdf
+from tests.records.pdf_builders import fax_tiff, mixed_pdf, scanned_pdf, text_layer_pdf
 
 VISIT_1 = (
     "OFFICE VISIT\n"
@@ -145,6 +145,7 @@ def test_scanned_and_text_layer_versions_agree_on_codes_pages_and_dates(coder: C
 def test_files_are_read_by_the_kind_their_name_says():
     assert chart_id_for("inpatient/a.txt") == "inpatient/a"
     assert chart_id_for("scans/b.PDF") == "scans/b"
+    assert (chart_id_for("fax/c.tif"), chart_id_for("fax/d.TIFF")) == ("fax/c", "fax/d")
     assert chart_id_for("notes.docx") is None
     pdf = chart_from_bytes("b", "scans/b.pdf", text_layer_pdf([VISIT_1]), setting="inpatient")
     assert (pdf.text, pdf.setting, len(pdf.pages)) == (f"{VISIT_1}\n", "inpatient", 1)
@@ -153,3 +154,24 @@ def test_files_are_read_by_the_kind_their_name_says():
     assert chart_from_bytes("c", "c.pdf", b"HTN.").error == (
         "not a PDF: no %PDF- header in its first 1024 bytes"
     )
+
+
+def test_a_fax_tiff_is_a_chart_as_a_scanned_pdf_is(tmp_path: Path, coder: ChartCoder):
+    (tmp_path / "fax.tif").write_bytes(fax_tiff([VISIT_1, VISIT_2]))
+    (tmp_path / "b.TIFF").write_bytes(fax_tiff([VISIT_2]))
+    (tmp_path / "b.pdf").write_bytes(text_layer_pdf([VISIT_2]))
+    (tmp_path / "bad.tiff").write_bytes(b"II*\x00" + b"\x00" * 40)
+    charts = list(read_charts([tmp_path]))
+    assert [(c.chart_id, c.error is None) for c in charts] == [
+        ("b", True),
+        ("b", False),
+        ("bad", False),
+        ("fax", True),
+    ]
+    assert charts[1].error == "duplicate chart id: already read from b.TIFF"
+    assert charts[2].error is not None and charts[2].error.startswith("corrupt TIFF")
+    fax = charts[3]
+    assert [p.source for p in fax.pages] == ["ocr", "ocr"]
+    (result,) = coder.code([fax])
+    dated = {(f.code, f.evidence[0].page, f.evidence[0].date_of_service) for f in result.codes}
+    assert {("J18.9", 1, "2026-02-10"), ("G43.009", 2, "2026-03-15")} <= dated

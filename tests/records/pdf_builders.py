@@ -121,3 +121,24 @@ def zero_page_pdf() -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def fax_tiff(pages: list[str], normal: bool = False) -> bytes:
+    """A multi-page TIFF as a fax server writes it: 1-bit pages, CCITT Group 4, at 204 x 196
+    dpi ("fine"), or 204 x 98 ("normal": every other line, so half the height)."""
+    images = []
+    for number, text in enumerate(pages):
+        image = scanned_image(text, fax=True, seed=number)
+        width, height = round(image.width * 204 / SCAN_DPI), round(image.height * 196 / SCAN_DPI)
+        image = image.resize((width, height // 2 if normal else height))
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer,
+        format="TIFF",
+        save_all=True,
+        append_images=images[1:],
+        compression="group4",
+        dpi=(204, 98 if normal else 196),
+    )
+    return buffer.getvalue()
