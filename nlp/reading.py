@@ -254,31 +254,67 @@ def jsonl_line_chart(
 
 
 def read_jsonl(path: Path, max_bytes: int = MAX_CHART_BYTES) -> Iterator[Chart]:
+    for _, chart in read_jsonl_lines(path, max_bytes):
+        yield chart
+
+
+def read_jsonl_lines(path: Path, max_bytes: int = MAX_CHART_BYTES) -> Iterator[tuple[int, Chart]]:
+    """(line number, chart) of every non-blank line of a `.jsonl` file."""
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
             if raw.strip():
-                yield jsonl_line_chart(f"{path.name}:{line_no}", raw, max_bytes)
+                yield line_no, jsonl_line_chart(f"{path.name}:{line_no}", raw, max_bytes)
 
 
 def read_charts(paths: list[Path], max_bytes: int = MAX_CHART_BYTES) -> Iterator[Chart]:
-    """Charts from every path, in the order given."""
+    """Charts from every path, in the order given. A chart whose id an earlier one took, in any
+    path (a `.txt` and a `.pdf`, two `.jsonl` records, one file in two folders), is an error
+    record naming where the first was read (the file is not read)."""
+    taken = _TakenIds(len(paths) > 1)
     for path in paths:
         if path.is_dir():
-            for chart_id, file, first in chart_paths(path):
+            for chart_id, file, _ in chart_paths(path):
                 setting = folder_setting(chart_id)
+                first = taken.claim(chart_id, file.relative_to(path).as_posix(), path)
                 if first is not None:
-                    yield duplicate_chart(chart_id, first.relative_to(path).as_posix(), setting)
+                    yield duplicate_chart(chart_id, first, setting)
                 elif is_paged(file):
                     yield pdf_file_chart(chart_id, file, setting, max_bytes=max_bytes)
                 else:
                     yield file_chart(chart_id, file, max_bytes, setting)
         elif path.is_file() and path.suffix == ".jsonl":
-            yield from read_jsonl(path, max_bytes)
-        elif path.is_file() and path.suffix == ".txt":
-            yield file_chart(path.stem, path, max_bytes)
-        elif path.is_file() and is_paged(path):
-            yield pdf_file_chart(path.stem, path, max_bytes=max_bytes)
+            for line_no, chart in read_jsonl_lines(path, max_bytes):
+                first = taken.claim(chart.chart_id, f"{path.name}:{line_no}", path.parent)
+                yield (
+                    chart
+                    if first is None
+                    else duplicate_chart(chart.chart_id, first, chart.setting)
+                )
+        elif path.is_file() and (path.suffix == ".txt" or is_paged(path)):
+            first = taken.claim(path.stem, path.name, path.parent)
+            if first is not None:
+                yield duplicate_chart(path.stem, first)
+            elif is_paged(path):
+                yield pdf_file_chart(path.stem, path, max_bytes=max_bytes)
+            else:
+                yield file_chart(path.stem, path, max_bytes)
         elif not path.exists():
             raise ChartSourceError(f"{path}: no such file or folder")
         else:
             raise ChartSourceError(f"{path}: not a .txt, .pdf, .tif or .jsonl file, nor a folder")
+
+
+class _TakenIds:
+    """The chart ids read so far and where from: a place relative to its path when one path
+    is read, else with the path's folder, so that it names one file."""
+
+    def __init__(self, several_paths: bool) -> None:
+        self.several_paths = several_paths
+        self.places: dict[str, str] = {}
+
+    def claim(self, chart_id: str, place: str, folder: Path) -> str | None:
+        """None if the id is free (it is now taken here), else where it was taken."""
+        if chart_id in self.places:
+            return self.places[chart_id]
+        self.places[chart_id] = (folder / place).as_posix() if self.several_paths else place
+        return None

@@ -148,3 +148,29 @@ def test_missing_or_unsupported_paths_raise(tmp_path: Path):
     unsupported = r"not a \.txt, \.pdf, \.tif or \.jsonl file, nor a folder"
     with pytest.raises(ChartSourceError, match=unsupported):
         list(read_charts([other]))
+
+
+def test_an_id_read_twice_in_any_paths_is_an_error_record_naming_the_first(tmp_path: Path):
+    batch = tmp_path / "batch.jsonl"
+    lines = [{"id": "x", "text": "HTN."}, {"id": "y", "text": "CKD."}, {"id": "x", "text": "?"}]
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    charts = list(read_charts([batch]))
+    assert [(c.chart_id, c.text, c.error) for c in charts] == [
+        ("x", "HTN.", None),
+        ("y", "CKD.", None),
+        ("x", "", "duplicate chart id: already read from batch.jsonl:1"),
+    ]
+    # across paths the first is named with its folder: one place, not a name two paths share
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "y.txt").write_text("Asthma.", encoding="utf-8")
+    (tmp_path / "b" / "y.txt").write_text("COPD.", encoding="utf-8")
+    charts = list(read_charts([tmp_path / "a", tmp_path / "b", batch]))
+    first = f"{(tmp_path / 'a' / 'y.txt').as_posix()}"
+    assert [(c.chart_id, c.error) for c in charts] == [
+        ("y", None),
+        ("y", f"duplicate chart id: already read from {first}"),
+        ("x", None),
+        ("y", f"duplicate chart id: already read from {first}"),
+        ("x", f"duplicate chart id: already read from {tmp_path.as_posix()}/batch.jsonl:1"),
+    ]
