@@ -43,5 +43,24 @@ def add_coding_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def service_year(value: str) -> int:
+    number = int(value)
+    if not 1900 <= number <= 2100:
+        raise argparse.ArgumentTypeError(f"{value} is not a year")
+    return number
+
+
+def add_service_year(command: argparse.ArgumentParser) -> None:
+    """`--service-year` (`risk.charts.in_service_year`): the dates of service that count."""
+    command.add_argument(
+        "--service-year",
+        type=service_year,
+        metavar="YEAR",
+        help="risk adjustment counts only diagnoses of this year's dates of service, on charts "
+        "(a code whose evidence is all dated in other years is listed in codes_out_of_year) "
+        "and on claims (by service_date); undated ones count (default: every date)",
+    )
+
+
 def add_convention(command: argparse.ArgumentParser, help: str) -> None:
     command.add_argument("--convention", choices=CONVENTIONS, default="us", help=help)

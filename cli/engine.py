@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.arguments import UsageError, add_coding_options, positive, probability
+from cli.arguments import UsageError, add_coding_options, add_service_year, positive, probability
 
 if TYPE_CHECKING:
     from nlp.coder import ChartCoder
@@ -51,6 +51,7 @@ def add_parsers(sub: Any) -> None:
     code.add_argument("--threshold", type=probability, help="minimum score (default: trained)")
     code.add_argument("--top-k", type=positive, default=30, help="codes per chart at most")
     add_coding_options(code)
+    add_service_year(code)
     code.add_argument("--data", help="data folder (default: $CHARTCODER_DATA)")
     code.add_argument("--cache", help="cache folder (default: $CHARTCODER_CACHE)")
 
@@ -91,11 +92,16 @@ def load_coder(args: argparse.Namespace, **options: Any) -> ChartCoder:
 
 
 def coded_records(
-    coder: ChartCoder, charts: list[Chart], meat: MeatFinder, risk_model: RiskModel
+    coder: ChartCoder,
+    charts: list[Chart],
+    meat: MeatFinder,
+    risk_model: RiskModel,
+    service_year: int | None = None,
 ) -> list[dict[str, Any]]:
     """`chartcoder code`'s records: each chart's codes, the MEAT evidence of its HCC-bearing
     codes (`supported`, `meat`), and its `hccs` and `raf` as a member of its own with the
-    default demographics (what `chartcoder run` writes too when it has no members file)."""
+    default demographics (what `chartcoder run` writes too when it has no members file), of
+    the codes that count for `service_year` (`risk.charts.chart_risk`)."""
     from risk.charts import chart_risk
     from risk.model import DEFAULT_DEMOGRAPHICS
 
@@ -105,7 +111,8 @@ def coded_records(
     for chart, result in zip(charts, coder.code(charts), strict=True):
         record = meat.annotate(chart.text, result.to_dict())
         records.append(
-            record | chart_risk(record, DEFAULT_DEMOGRAPHICS, risk_model).record_fields()
+            record
+            | chart_risk(record, DEFAULT_DEMOGRAPHICS, risk_model, service_year).record_fields()
         )
     return records
 
@@ -119,7 +126,9 @@ def run_code(args: argparse.Namespace) -> int:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
     coder = load_coder(args, top_k=args.top_k)
-    annotate = partial(coded_records, meat=MeatFinder(), risk_model=RiskModel())
+    annotate = partial(
+        coded_records, meat=MeatFinder(), risk_model=RiskModel(), service_year=args.service_year
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     counts = {"charts": 0, "errors": 0, "codes": 0}
     progress = _progress()

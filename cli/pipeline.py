@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cli.arguments import UsageError, add_coding_options, positive
+from cli.arguments import UsageError, add_coding_options, add_service_year, positive
 from flows import outputs
 from flows.options import RunOptions
 from flows.sources import Location
@@ -60,6 +60,7 @@ def add_parser(sub: Any) -> None:
         "or s3://; may be given more than once (default: claims.csv/.837/.x12 directly in "
         "SOURCE, else no opportunities)",
     )
+    add_service_year(run)
     add_coding_options(run)
 
 
@@ -83,6 +84,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         "convention": args.convention,
         "members": args.members,
         "claims": tuple(args.claims) if args.claims else None,
+        "service_year": args.service_year,
     }
     try:
         return RunOptions(**{k: v for k, v in given.items() if v is not None})
@@ -152,6 +154,12 @@ def risk_lines(risk: dict[str, Any] | None) -> list[str]:
         else f"{risk['members']} members (no members file: each chart its own member)"
     )
     lines = [f"  risk:        {members}, RAF from charts {risk['raf_from_charts']:.3f}"]
+    if risk.get("service_year") is not None:
+        lines.append(
+            f"  year:        dates of service in {risk['service_year']}: "
+            f"{risk['codes_out_of_year']} chart codes and {risk['claims_out_of_year']} claim "
+            "diagnoses of other years not counted"
+        )
     if risk["claims"]:
         lines.append(
             f"  vs claims:   RAF from claims {risk['raf_from_claims']:.3f}; "

@@ -183,7 +183,7 @@ def code_charts(
 
         records, characters = merge(shards, results, failed, previous, model.version)
         with stage(timings, "risk"):
-            risk = assess_risk(as_is(records), as_is(risk_inputs))
+            risk = assess_risk(as_is(records), as_is(risk_inputs), options.service_year)
             records = with_chart_risk(records, risk) + with_codeless_risk(
                 duplicate_records(duplicates, model.version), risk, risk_inputs
             )

@@ -108,6 +108,15 @@ class RunOptions(BaseModel):
         "or s3://) to compare the charts' HCCs with (default: claims.csv, claims.837 or "
         "claims.x12 directly in the source folder or prefix, else no opportunities).",
     )
+    service_year: int | None = Field(
+        default=None,
+        ge=1900,
+        le=2100,
+        description="Risk adjustment counts only diagnoses of this year's dates of service, on "
+        "charts (a code whose evidence is all dated in other years is listed in its record's "
+        "codes_out_of_year) and on claims (by service_date); undated ones count (default: "
+        "every date).",
+    )
     review_site: bool = Field(
         default=False,
         description="Also write the static review site (chartcoder review) under the "

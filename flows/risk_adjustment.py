@@ -68,9 +68,12 @@ def read_risk_inputs(source: Location, source_bucket: Any, options: RunOptions) 
 
 
 @task(persist_result=False, cache_policy=NO_CACHE)
-def assess_risk(records: list[dict[str, Any]], inputs: RiskInputs) -> BatchRisk:
-    """Every chart's HCCs and RAF, every member's opportunities (`risk.batch.assess_batch`)."""
-    batch = assess_batch(records, inputs.members, inputs.claims)
+def assess_risk(
+    records: list[dict[str, Any]], inputs: RiskInputs, service_year: int | None = None
+) -> BatchRisk:
+    """Every chart's HCCs and RAF, every member's opportunities (`risk.batch.assess_batch`),
+    of the diagnoses that count for `service_year` (all without one)."""
+    batch = assess_batch(records, inputs.members, inputs.claims, service_year=service_year)
     totals = batch.totals()
     get_run_logger().info(
         "risk: %d members, %d adds, %d deletes, %d confirmed, net RAF delta %+.3f, "
@@ -112,7 +115,7 @@ def with_codeless_risk(
         member_id = batch.chart_members.get(str(record["chart_id"]))
         member = members.get(member_id) if member_id is not None else None
         demographics = member.demographics if member is not None else DEFAULT_DEMOGRAPHICS
-        risk = chart_risk(record, demographics, model).record_fields()
+        risk = chart_risk(record, demographics, model, batch.service_year).record_fields()
         extended.append(record | {"member_id": member_id} | risk)
     return extended
 

@@ -30,6 +30,8 @@ class BatchRisk:
     claims_errors: tuple[ClaimsError, ...]
     notes: tuple[str, ...]
     claims_given: bool
+    service_year: int | None = None
+    claims_out_of_year: int = 0  # claim diagnoses dated in other years, not counted
 
     def hcc_rows(self) -> list[dict[str, Any]]:
         """One row per chart and HCC (`hccs.parquet`)."""
@@ -64,6 +66,9 @@ class BatchRisk:
             "confirmed": sum(o.status == "confirmed" for o in found),
             "net_raf_delta": _raf(sum(adds) + sum(deletes)),
             "claims_errors": len(self.claims_errors),
+            "service_year": self.service_year,
+            "codes_out_of_year": sum(len(c.out_of_year) for c in self.charts.values()),
+            "claims_out_of_year": self.claims_out_of_year,
             "notes": list(self.notes),
         }
 
@@ -76,10 +81,15 @@ def assess_batch(
     members: Members | None = None,
     claims: Claims | None = None,
     model: RiskModel | None = None,
+    service_year: int | None = None,
 ) -> BatchRisk:
     """Risk-adjust a batch. Without `members` each chart is its own member; without `claims`
-    there is nothing to compare with, so no opportunities (charts' HCCs and RAF only)."""
+    there is nothing to compare with, so no opportunities (charts' HCCs and RAF only). With a
+    `service_year`, only the diagnoses of that year's dates of service count, on charts and on
+    claims (undated ones count: `risk.charts.in_service_year`, `Claims.in_year`)."""
     model = model or RiskModel()
+    all_claims = len(claims.rows) if claims else 0
+    claims = claims.in_year(service_year) if claims else None
     chart_ids = [str(r["chart_id"]) for r in records]
     notes: list[str] = []
     if members is None:
@@ -110,7 +120,7 @@ def assess_batch(
             demographics = DEFAULT_DEMOGRAPHICS
         else:
             demographics = members.members[member_id].demographics
-        charts[chart_id] = chart_risk(record, demographics, model)
+        charts[chart_id] = chart_risk(record, demographics, model, service_year)
     member_charts: dict[str, list[str]] = {}
     for chart_id, member_id in chart_members.items():
         member_charts.setdefault(member_id, []).append(chart_id)
@@ -148,7 +158,14 @@ def assess_batch(
             )
         results.append(member_risk)
     return BatchRisk(
-        charts, chart_members, tuple(results), tuple(problems), tuple(notes), claims is not None
+        charts,
+        chart_members,
+        tuple(results),
+        tuple(problems),
+        tuple(notes),
+        claims is not None,
+        service_year,
+        all_claims - (len(claims.rows) if claims else 0),
     )
 
 

@@ -1,5 +1,11 @@
 """A chart's CMS-HCC V28 categories and risk score, from its `chartcoder code` record once
-`nlp.meat.MeatFinder.annotate` has given each HCC-bearing code its `supported` and `meat`."""
+`nlp.meat.MeatFinder.annotate` has given each HCC-bearing code its `supported` and `meat`.
+
+A diagnosis counts for the year of its encounter's date of service. With a `service_year`, a
+code whose evidence is all dated in other years (a record's older visits) is left out of the
+chart's HCCs and RAF and listed in `codes_out_of_year`; a code with undated evidence (a chart
+with no dates of service) counts.
+"""
 
 from __future__ import annotations
 
@@ -51,18 +57,42 @@ class ChartRisk:
     hccs: tuple[ChartHcc, ...]
     raf: float
     supported_codes: frozenset[str]  # HCC-bearing codes with MEAT (dotted)
+    out_of_year: tuple[str, ...] = ()  # codes dated only in other years than the service year
 
     def record_fields(self) -> dict[str, Any]:
         """What `chartcoder code` adds to the chart's record."""
-        return {"hccs": [hcc.to_dict() for hcc in self.hccs], "raf": round(self.raf, 4)}
+        return {
+            "hccs": [hcc.to_dict() for hcc in self.hccs],
+            "raf": round(self.raf, 4),
+            "codes_out_of_year": list(self.out_of_year),
+        }
+
+
+def in_service_year(code: Mapping[str, Any], year: int | None) -> bool:
+    """Whether a coded finding counts for `year`'s dates of service: no year asked, evidence
+    dated in it, or no dated evidence at all."""
+    if year is None:
+        return True
+    dates = [e.get("date_of_service") for e in code.get("evidence") or []]
+    dated = [str(d) for d in dates if d]
+    return not dated or any(d.startswith(f"{year:04d}-") for d in dated)
 
 
 def chart_risk(
-    record: Mapping[str, Any], demographics: Demographics, model: RiskModel
+    record: Mapping[str, Any],
+    demographics: Demographics,
+    model: RiskModel,
+    service_year: int | None = None,
 ) -> ChartRisk:
-    """HCCs (after edits, hierarchies and interactions) and raw RAF of all the chart's codes;
-    each HCC says whether MEAT supports any of its codes."""
-    annotations = _annotations(record, model)
+    """HCCs (after edits, hierarchies and interactions) and raw RAF of the chart's codes that
+    count for `service_year` (all of them without one); each HCC says whether MEAT supports
+    any of its codes."""
+    codes = record.get("codes") or []
+    out_of_year = tuple(
+        sorted({dotted(str(c["code"])) for c in codes if not in_service_year(c, service_year)})
+    )
+    counted = [c for c in codes if in_service_year(c, service_year)]
+    annotations = _annotations({**record, "codes": counted}, model)
     score = model.score(annotations, demographics)
     hccs = []
     for hcc in sorted(score.categories, key=by_hcc):
@@ -84,7 +114,7 @@ def chart_risk(
             )
         )
     supported = frozenset(c for c, (ok, _) in annotations.items() if ok and model.has_hcc(c))
-    return ChartRisk(str(record["chart_id"]), tuple(hccs), score.raf, supported)
+    return ChartRisk(str(record["chart_id"]), tuple(hccs), score.raf, supported, out_of_year)
 
 
 def _annotations(

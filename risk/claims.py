@@ -3,8 +3,9 @@
 A claims file is either a CSV with a header, one diagnosis per row (`member_id`, `dx`, optional
 `service_date` as `YYYY-MM-DD`), or an X12 837 professional or institutional file, read with
 hccinfhir's 837 extractor (every diagnosis of a claim counts; the claim's patient id is the
-member id). Dates do not filter: every claim counts toward payment year 2026, and `service_date`
-is carried through. Rows that cannot count are reported as `ClaimsError`s, never dropped
+member id). Without a service year every claim counts; with one (`Claims.in_year`), a diagnosis
+whose `service_date` falls in another year does not (an undated one counts). Rows that cannot
+count are reported as `ClaimsError`s, never dropped
 silently; a file that cannot be read, or a CSV without its required columns, raises
 `RiskInputError`.
 """
@@ -52,6 +53,13 @@ class Claims:
         for row in self.rows:
             codes.setdefault(row.member_id, set()).add(row.dx)
         return {member: frozenset(dxs) for member, dxs in codes.items()}
+
+    def in_year(self, year: int | None) -> Claims:
+        """The diagnoses that count for `year`'s dates of service (all without a year)."""
+        if year is None:
+            return self
+        rows = tuple(r for r in self.rows if _year(r.service_date) in (None, year))
+        return Claims(rows, self.errors)
 
     def __add__(self, other: Claims) -> Claims:
         return Claims(self.rows + other.rows, self.errors + other.errors)
@@ -169,6 +177,11 @@ def _parse_837(text: str, source: str, codes: Fy2026Codes) -> Claims:
                 ),
             )
     return Claims(tuple(rows.values()), tuple(problems.values()))
+
+
+def _year(service_date: str | None) -> int | None:
+    day = iso_date(service_date) if service_date else None
+    return day.year if day is not None else None
 
 
 def _codes(values: Iterable[str]) -> list[str]:

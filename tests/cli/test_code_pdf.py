@@ -53,3 +53,41 @@ def test_code_reads_pdfs_and_records_bad_ones(tmp_path: Path, fixture_build):
             "end": len("Cover sheet: medical records\n\f" + VISIT + "\n"),
         }
     ]
+
+
+def test_a_service_year_leaves_other_years_visits_out_of_the_risk_score(
+    tmp_path: Path, fixture_build
+):
+    chart = tmp_path / "record.pdf"
+    last_year = (
+        "OFFICE VISIT\nDate of Service: 11/20/2025\nAssessment: Chronic kidney disease stage 3a."
+    )
+    chart.write_bytes(text_layer_pdf([last_year, VISIT]))
+    cache = str(fixture_build.path.parent.parent)
+    found = {}
+    for year in ("2025", "2026"):
+        out = tmp_path / f"{year}.jsonl"
+        command = [str(CHARTCODER), "code", str(chart), "-o", str(out), "--cache", cache]
+        done = subprocess.run([*command, "--service-year", year], capture_output=True, check=False)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        found[year] = json.loads(out.read_text(encoding="utf-8"))
+    # the codes are the chart's either way; only what counts for the year differs
+    assert found["2025"]["codes"] == found["2026"]["codes"]
+    assert "N18.31" in found["2026"]["codes_out_of_year"]
+    assert "G43.009" in found["2025"]["codes_out_of_year"]
+    assert "329" in {h["hcc"] for h in found["2025"]["hccs"]}
+    assert "329" not in {h["hcc"] for h in found["2026"]["hccs"]}
+    bad = subprocess.run(
+        [
+            str(CHARTCODER),
+            "code",
+            str(chart),
+            "-o",
+            str(tmp_path / "x.jsonl"),
+            "--service-year",
+            "26",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and b"26 is not a year" in bad.stderr

@@ -14,7 +14,7 @@ def test_flags_become_the_flows_options_and_absent_flags_keep_the_defaults() -> 
         [
             *("run", "charts", "--output", "out", "--inpatient", "--convention", "codiesp"),
             *("--workers", "3", "--price-per-hour", "0.5", "--notify", "https://hook"),
-            *("--address", "ray://head:10001", "--cache", "/cache"),
+            *("--address", "ray://head:10001", "--cache", "/cache", "--service-year", "2026"),
         ]
     )
     assert run_options(args) == RunOptions(
@@ -25,6 +25,7 @@ def test_flags_become_the_flows_options_and_absent_flags_keep_the_defaults() -> 
         notify_target="https://hook",
         ray_address="ray://head:10001",
         cache_dir="/cache",
+        service_year=2026,
     )
     defaults = run_options(parser().parse_args(["run", "charts", "--output", "out"]))
     assert defaults == RunOptions()
