@@ -69,6 +69,7 @@ def test_code_writes_one_record_per_chart_in_input_order(tmp_path, cache):
         "notes": [],
         "hccs": [],
         "raf": empty["raf"],  # the default demographics' score: age and sex alone
+        "codes_out_of_year": [],
         "pages": [],
         "encounters": [],
     }
