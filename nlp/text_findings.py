@@ -1,6 +1,7 @@
 """Codes read from the chart's words by a guideline rather than from a diagnosis: long-term
-drug use (Z79, I.C.4.a.3 and the Z79 notes) and body mass index (Z68, I.B.14), each coded only
-beside the condition that asks for it. The rules are the `long_term_drugs` and `bmi` entries of
+drug use (Z79, I.C.4.a.3 and the Z79 notes), body mass index (Z68, I.B.14) and weeks of
+gestation (Z3A, chapter 15), each coded only beside the condition that asks for it. The rules
+are the `long_term_drugs`, `bmi` and `weeks_of_gestation` entries of
 `resources/us_guidelines.json`."""
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class TextFindings:
     not_long_term: frozenset[str]
     bmi_requires: tuple[str, ...]
     bmi_bands: tuple[tuple[float, float, str], ...]
+    gestation_patterns: tuple[re.Pattern[str], ...] = ()
+    gestation_requires: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict, codeset: CodeSet, source: str) -> TextFindings:
@@ -61,7 +64,14 @@ class TextFindings:
             not_long_term=frozenset(drugs["not_long_term"]["words"]),
             bmi_requires=undotted(data["bmi"]["requires_any"]),
             bmi_bands=_bmi_bands(codeset),
+            gestation_patterns=tuple(
+                re.compile(p, re.IGNORECASE) for p in data["weeks_of_gestation"]["patterns"]
+            ),
+            gestation_requires=undotted(data["weeks_of_gestation"]["requires_any"]),
         )
+        for weeks in range(0, 50):
+            if weeks_code(weeks) not in codeset:
+                raise ResourceError(f"{source}: {weeks_code(weeks)} is not a FY2026 code")
         for rule in rules.drugs:
             if rule.code not in codeset or not codeset[rule.code].billable:
                 raise ResourceError(f"{source}: {rule.code} is not a billable FY2026 code")
@@ -92,7 +102,21 @@ class TextFindings:
             code = self.bmi_code(float(match.group(1)))
             if code is not None:
                 found.append(finding(code, match.start(), match.end()))
+        gestation = self.gestational_age(text, section_name)
+        if gestation is not None:
+            found.append(finding(weeks_code(int(gestation.group(1))), *gestation.span()))
         return found
+
+    def gestational_age(self, text: str, section_name) -> re.Match[str] | None:
+        """The chart's first stated gestational age ("G2P1 at 24w3d", "GA 31 weeks", "28
+        weeks gestation"), outside the excluded sections."""
+        matches = [
+            m
+            for pattern in self.gestation_patterns
+            for m in pattern.finditer(text)
+            if section_name(m.start()) not in self.excluded_sections
+        ]
+        return min(matches, key=lambda m: m.start(), default=None)
 
     def _short_term(self, text: str, match: re.Match[str]) -> bool:
         """A drug on a line that says sliding scale, drip, once, or that it was stopped: not
@@ -124,6 +148,8 @@ class TextFindings:
         for finding in findings:
             if finding.code.startswith("Z68"):
                 needed = self.bmi_requires
+            elif finding.code.startswith("Z3A"):
+                needed = self.gestation_requires
             else:
                 rule = next(d for d in self.drugs if d.code == finding.code)
                 needed = rule.with_codes
@@ -146,6 +172,13 @@ class TextFindings:
                 if reasons
                 else []
             )
+
+
+def weeks_code(weeks: int) -> str:
+    """The Z3A code of a gestational age in whole weeks."""
+    if weeks < 8:
+        return "Z3A.01"
+    return f"Z3A.{weeks:02d}" if weeks <= 42 else "Z3A.49"
 
 
 def _bmi_bands(codeset: CodeSet) -> tuple[tuple[float, float, str], ...]:

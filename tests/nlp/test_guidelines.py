@@ -256,6 +256,14 @@ def test_bmi_of_the_vital_signs_wins_over_a_later_one_in_the_history(guidelines)
     assert notes == {"E66.01": [], "Z68.41": [("guideline", ("E66.01",))]}
 
 
+def test_weeks_of_gestation_are_reported_with_a_pregnancy_code(guidelines):
+    weeks = TextFinding("Z3A.24", 20, 25, "history_of_present_illness", 0)
+    notes, _, _ = run(guidelines, own_lines("O24.410"), findings=(weeks,))
+    assert notes == {"O24.410": [], "Z3A.24": [("guideline", ("O24.410",))]}
+    notes, _, _ = run(guidelines, own_lines("E11.9"), findings=(weeks,))
+    assert notes == {"E11.9": []}
+
+
 def mention_of(code: str, text: str, phrase: str) -> Mention:
     start = text.index(phrase)
     return coded(code, start, start + len(phrase)).mention

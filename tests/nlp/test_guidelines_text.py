@@ -25,6 +25,26 @@ def test_bmi_code_is_the_adult_band_of_the_value(guidelines, value, code):
     assert guidelines.bmi_code(value) == code
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("29 y/o G2P1001 at 24w3d by 8-week US. GTT at 16 wks. Growth US at 32 wks.", "Z3A.24"),
+        ("Pregnancy at 31 weeks gestation with gestational hypertension.", "Z3A.31"),
+        ("G1P0 at 36 weeks 2 days, mild preeclampsia.", "Z3A.36"),
+        ("EGA: 6 weeks by LMP.", "Z3A.01"),
+        ("IUP at 43 weeks, post-term.", "Z3A.49"),
+        ("Migraine for 2 weeks. Seen at 32 wks clinic.", None),
+    ],
+)
+def test_weeks_of_gestation_are_the_first_stated_gestational_age(guidelines, text, code):
+    found = [
+        f.code
+        for f in guidelines.text_findings(text, [Section(0, "assessment", None)], [0])
+        if f.code.startswith("Z3A")
+    ]
+    assert found == ([code] if code else [])
+
+
 def medications(guidelines: Guidelines, text: str) -> list[TextFinding]:
     return guidelines.text_findings(text, [Section(0, "medications", None)], [0])
 
