@@ -130,6 +130,10 @@ class Linker:
                 expansion = self.abbreviations(token.text)
                 forms.extend(expansion)
                 inside = _negated_in(expansion)
+                if _after_hyphenated_non(sent, index):
+                    # "non-alcoholic" is "nonalcoholic", and not "alcoholic"
+                    forms.append(normalize(f"non{token.text}"))
+                    inside = inside | {norm}
                 if inside:
                     negated_forms[len(slots)] = inside
                 corrected = corrections.get(norm)
@@ -150,8 +154,13 @@ class Linker:
             negated_slots = slots_per_sentence[index].negated
             # what the sentence says of the patient: a negated word ("no exacerbation") does not
             # make a child code more specific
+            negated_inside = slots_per_sentence[index].negated_forms
             words = {
-                form for i, forms in enumerate(slots) if i not in negated_slots for form in forms
+                form
+                for i, forms in enumerate(slots)
+                if i not in negated_slots
+                for form in forms
+                if form not in negated_inside.get(i, ())
             }
             groups = [frozenset(self.generator.terms[m.term_id].groups) for m in matches]
             for match, subsumed in _specific_first(matches, groups):
@@ -253,6 +262,19 @@ def _negated_words(tokens: list[str]) -> set[int]:
             negated.add(j + 2)
             j += 2
     return negated
+
+
+def _after_hyphenated_non(sent, index: int) -> bool:
+    """Whether the token at `index` of a sentence follows "non-" written as one word."""
+    if index < 2:
+        return False
+    prefix, hyphen = sent[index - 2], sent[index - 1]
+    return (
+        prefix.lower_ == "non"
+        and hyphen.text == "-"
+        and not prefix.whitespace_
+        and not hyphen.whitespace_
+    )
 
 
 def _term_words(term) -> set[str]:
