@@ -128,6 +128,8 @@ def covered(
         ("Minimal bleeding was encountered", "bleeding"),
         ("Bleeding was controlled with electrocautery", "Bleeding"),
         ("Pupils reactive, preserved oculocephalic and corneal reflexes", "reflexes"),
+        ("Fracture of left fifth metatarsal, initial encounter", "encounter"),
+        ("Contusion of left knee, subsequent encounter", "encounter"),
     ],
 )
 def test_words_that_state_no_diagnosis_are_covered(guidelines, text, phrase):
