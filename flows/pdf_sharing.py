@@ -23,6 +23,7 @@ from typing import Any
 from records import (
     PdfLimits,
     PdfText,
+    count_pages,
     join_parts,
     pages_needing_ocr,
     read_pdf,
@@ -45,7 +46,9 @@ class PeerPdfReader:
         self.shared = 0  # PDFs whose pages were shared out, for the shard's metrics
 
     def __call__(self, data: bytes, limits: PdfLimits) -> PdfText:
-        if not self.peers:
+        # the page count costs next to nothing; the pass over the text layers to find the pages
+        # to recognise costs as much as reading them, so it is made only where it may pay
+        if not self.peers or count_pages(data, limits) < self.share_from:
             return read_pdf(data, limits)
         needing = pages_needing_ocr(data, limits)
         if sum(needing) < self.share_from:

@@ -102,7 +102,7 @@ def test_few_pages_to_recognise_are_read_without_peers() -> None:
         def __getattr__(self, name: str) -> None:
             raise AssertionError("a peer was asked")
 
-    data = mixed_pdf([("text", VISIT_1), ("scan", VISIT_2), ("text", VISIT_3)])
+    data = mixed_pdf([("text", VISIT_1), ("scan", VISIT_2), ("text", VISIT_3), ("text", VISIT_3)])
     reader = PeerPdfReader([Unreachable()])
     assert reader(data, PdfLimits()) == read_pdf(data)
     assert reader.shared == 0
