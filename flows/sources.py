@@ -32,15 +32,15 @@ from nlp.reading import (
     chart_from_bytes,
     chart_id_for,
     chart_paths,
+    chart_suffix,
     duplicate_chart,
     folder_setting,
-    is_paged,
     jsonl_line_chart,
-    paged_kind,
+    size_refusal,
 )
 from nlp.records import Chart
 from nlp.settings import MAX_CHART_BYTES
-from records import PdfLimits, read_pdf
+from records import read_pdf
 
 if TYPE_CHECKING:
     from prefect_aws.s3 import S3Bucket
@@ -102,11 +102,11 @@ def discover(location: Location, bucket: S3Bucket | None = None) -> list[ChartRe
     if path.is_dir():
         return [
             ChartRef(cid, str(p), p.stat().st_size, setting=folder_setting(cid))
-            for cid, p, _ in chart_paths(path)
+            for cid, p in chart_paths(path)
         ]
     if path.is_file() and path.suffix == ".jsonl":
         return list(_jsonl_refs(path.name, str(path), path.read_bytes()))
-    if path.is_file() and (path.suffix == ".txt" or is_paged(path)):
+    if path.is_file() and chart_suffix(path.name) is not None:
         return [ChartRef(path.stem, str(path), path.stat().st_size)]
     if not path.exists():
         raise ChartSourceError(f"{path}: no such file or folder")
@@ -263,11 +263,8 @@ class ChartReader:
         """`max_bytes` limits a text chart's bytes and a PDF's text; a PDF's own bytes are
         limited by `PdfLimits` (`CHARTCODER_PDF_MAX_BYTES`). `pdf_reader` reads a PDF's pages
         (a coder's shares a big PDF's OCR with its peers: `flows.pdf_sharing`)."""
-        paged = ref.offset is None and is_paged(ref.key)
-        limit = PdfLimits.from_env().max_bytes if paged else self.max_bytes
-        if ref.offset is None and ref.size > limit:
-            kind = f"{paged_kind(ref.key)} " if paged else ""
-            error = f"{kind}too large: {ref.size} bytes, the limit is {limit}"
+        error = size_refusal(ref.key, ref.size, self.max_bytes) if ref.offset is None else None
+        if error is not None:
             return ReadChart(Chart(ref.chart_id, "", error), None)
         data = self._bytes(ref)
         digest = hashlib.sha256(data).hexdigest()

@@ -76,9 +76,9 @@ def file_chart(
     chart_id: str, path: Path, max_bytes: int = MAX_CHART_BYTES, setting: str | None = None
 ) -> Chart:
     """A chart from a file; a file over the limit is refused without being read."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        return Chart(chart_id, "", f"too large: {size} bytes, the limit is {max_bytes}")
+    error = size_refusal(path.name, path.stat().st_size, max_bytes)
+    if error is not None:
+        return Chart(chart_id, "", error)
     return decode_chart(chart_id, path.read_bytes(), max_bytes, setting)
 
 
@@ -146,9 +146,8 @@ def pdf_file_chart(
 ) -> Chart:
     """A chart from a PDF or TIFF file; a file over the PDF byte limit is refused unread."""
     limits = limits or PdfLimits.from_env()
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        error = f"{paged_kind(path)} too large: {size} bytes, the limit is {limits.max_bytes}"
+    error = size_refusal(path.name, path.stat().st_size, max_bytes, limits)
+    if error is not None:
         return Chart(chart_id, "", error, (), setting)
     return chart_from_bytes(chart_id, path.name, path.read_bytes(), max_bytes, setting, limits)
 
@@ -170,8 +169,17 @@ def is_paged(path: Path | PurePosixPath | str) -> bool:
     return is_pdf(path) or is_tiff(path)
 
 
-def paged_kind(path: Path | PurePosixPath | str) -> str:
-    return "TIFF" if is_tiff(path) else "PDF"
+def size_refusal(
+    name: str, size: int, max_bytes: int, limits: PdfLimits | None = None
+) -> str | None:
+    """Why a file (by its name or key) of `size` bytes is refused without being read, or None: a
+    PDF or TIFF over its byte limit (`limits`, else `CHARTCODER_PDF_*`), any other over
+    `max_bytes`."""
+    if is_paged(name):
+        limit = (limits or PdfLimits.from_env()).max_bytes
+        kind = "TIFF" if is_tiff(name) else "PDF"
+        return f"{kind} too large: {size} bytes, the limit is {limit}" if size > limit else None
+    return f"too large: {size} bytes, the limit is {max_bytes}" if size > max_bytes else None
 
 
 def chart_suffix(name: str) -> str | None:
@@ -183,17 +191,11 @@ def chart_suffix(name: str) -> str | None:
     return next((name[-len(s) :] for s in PDF_SUFFIXES + TIFF_SUFFIXES if lower.endswith(s)), None)
 
 
-def chart_paths(folder: Path) -> list[tuple[str, Path, Path | None]]:
-    """(chart id, path, the path read first under the same id or None) of every `.txt`,
-    `.pdf` and `.tif(f)` file under a folder, sorted by path."""
+def chart_paths(folder: Path) -> list[tuple[str, Path]]:
+    """(chart id, path) of every `.txt`, `.pdf` and `.tif(f)` file under a folder, sorted by
+    path; two files may give one id (`a.txt`, `a.pdf`): readers make the second an error."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and chart_suffix(p.name) is not None)
-    first: dict[str, Path] = {}
-    found = []
-    for path in files:
-        chart_id = path.relative_to(folder).with_suffix("").as_posix()
-        found.append((chart_id, path, first.get(chart_id)))
-        first.setdefault(chart_id, path)
-    return found
+    return [(path.relative_to(folder).with_suffix("").as_posix(), path) for path in files]
 
 
 def chart_id_for(relative_path: str) -> str | None:
@@ -226,12 +228,6 @@ def chart_from_bytes(
 def duplicate_chart(chart_id: str, first: str, setting: str | None = None) -> Chart:
     """The error record of a second file with a chart id already read from `first`."""
     return Chart(chart_id, "", f"duplicate chart id: already read from {first}", (), setting)
-
-
-def chart_files(folder: Path) -> list[tuple[str, Path]]:
-    """(chart id, path) of every `.txt` file under a folder, sorted by path."""
-    files = sorted(p for p in folder.rglob("*.txt") if p.is_file())
-    return [(p.relative_to(folder).with_suffix("").as_posix(), p) for p in files]
 
 
 def jsonl_line_chart(
@@ -273,7 +269,7 @@ def read_charts(paths: list[Path], max_bytes: int = MAX_CHART_BYTES) -> Iterator
     taken = _TakenIds(len(paths) > 1)
     for path in paths:
         if path.is_dir():
-            for chart_id, file, _ in chart_paths(path):
+            for chart_id, file in chart_paths(path):
                 setting = folder_setting(chart_id)
                 first = taken.claim(chart_id, file.relative_to(path).as_posix(), path)
                 if first is not None:
@@ -290,7 +286,7 @@ def read_charts(paths: list[Path], max_bytes: int = MAX_CHART_BYTES) -> Iterator
                     if first is None
                     else duplicate_chart(chart.chart_id, first, chart.setting)
                 )
-        elif path.is_file() and (path.suffix == ".txt" or is_paged(path)):
+        elif path.is_file() and chart_suffix(path.name) is not None:
             first = taken.claim(path.stem, path.name, path.parent)
             if first is not None:
                 yield duplicate_chart(path.stem, first)
