@@ -293,6 +293,5 @@ class CoderPool:
         return texts
 
     def shutdown(self) -> None:
-
         for actor in self.actors:
             ray.kill(actor, no_restart=True)

@@ -1,8 +1,10 @@
-"""Reading back what a flow run left in the Prefect API: states, task runs, logs, artifacts."""
+"""Reading back what a flow run left in the Prefect API: states, task runs, logs, artifacts; and
+the command line of a one-worker `chartcoder run` on the session's artefacts."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -52,3 +54,21 @@ def everything_said(flow_run_id: UUID) -> str:
     parts += logs(flow_run_id)
     parts += [json.dumps(a.model_dump(mode="json")) for a in artifacts(flow_run_id).values()]
     return "\n".join(parts)
+
+
+def run_args(source: Path, dest: Path, built, ray_tmp: str, *extra: str) -> list[str]:
+    """`chartcoder run SOURCE --output DEST` on one worker, the built artefacts and a short Ray
+    folder, then `extra` flags."""
+    return [
+        "run",
+        str(source),
+        "--output",
+        str(dest),
+        "--workers",
+        "1",
+        "--artifacts",
+        str(built.path),
+        "--ray-temp-dir",
+        ray_tmp,
+        *extra,
+    ]

@@ -199,21 +199,7 @@ def test_setting_and_convention_reach_the_coders_the_manifest_and_the_reuse_key(
 
     # the same bytes under another setting and convention: nothing coded otherwise is reused
     code = main(
-        [
-            "run",
-            str(source),
-            "--output",
-            str(dest),
-            "--workers",
-            "1",
-            "--artifacts",
-            str(built.path),
-            "--ray-temp-dir",
-            ray_tmp,
-            "--inpatient",
-            "--convention",
-            "codiesp",
-        ]
+        runs.run_args(source, dest, built, ray_tmp, "--inpatient", "--convention", "codiesp")
     )
     assert code == 0
     again = json.loads((dest / "manifest.json").read_text())

@@ -18,6 +18,7 @@ from cli.commands import main
 from risk import errors
 from tests.flows import pipeline_runs as runs
 from tests.flows.pipeline_charts import CANARY, EXAMPLES
+from tests.flows.pipeline_runs import run_args
 from tests.risk.test_batch import raf
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -49,22 +50,6 @@ CHARTS_M3 = {"J449"}
 CLAIMS_M1 = {"I509", "F1120", "F1020", "F1220"}
 CLAIMS_M2 = {"F1520", "F1220", "F251"}
 CLAIMS_M3 = {"J449", "E6601"}
-
-
-def run_args(source: Path, dest: Path, built, ray_tmp: str, *extra: str) -> list[str]:
-    return [
-        "run",
-        str(source),
-        "--output",
-        str(dest),
-        "--workers",
-        "1",
-        "--artifacts",
-        str(built.path),
-        "--ray-temp-dir",
-        ray_tmp,
-        *extra,
-    ]
 
 
 def test_members_and_claims_give_the_hand_computed_opportunities_and_totals(
